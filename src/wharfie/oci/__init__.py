@@ -1,0 +1,1 @@
+"""Pure OCI data: digests, references, media types. No I/O."""
