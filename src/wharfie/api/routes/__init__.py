@@ -1,0 +1,1 @@
+"""Engine API routes, one module per resource."""

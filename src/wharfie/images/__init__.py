@@ -1,0 +1,1 @@
+"""The image service: load, save, import, tag, remove, prune, history, inspect."""

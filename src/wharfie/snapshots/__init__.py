@@ -1,0 +1,1 @@
+"""Overlayfs snapshot directories keyed by layer chain ID."""
