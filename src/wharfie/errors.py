@@ -63,3 +63,7 @@ class ImageNotFound(NotFound):
 
 class DigestMismatch(InvalidArgument):
     """Content did not hash to the digest (or size) it claimed."""
+
+
+class UnsafeLayer(InvalidArgument):
+    """A layer tar tried to escape its root, exceed a size limit, or is otherwise hostile."""
