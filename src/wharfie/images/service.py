@@ -87,6 +87,7 @@ class ImageService:
     def __init__(self, root: Path, events: EventBus) -> None:
         self.root = root
         self.events = events
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.db = MetadataDB(root / "metadata.db")
         self.content = ContentStore(root / "content")
         self.snapshots = SnapshotStore(root / "snapshots")
@@ -232,7 +233,9 @@ class ImageService:
         if "label" in filters:
             images = [i for i in images if all(flt.label_match(i.labels, s) for s in filters["label"])]
         if "reference" in filters:
-            images = [i for i in images if self._ref_match(i, filters["reference"])]
+            # Like dockerd, only the matching refs are shown, and images with none drop out.
+            images = [Image(i.id, i.row, i.config, self._matching_refs(i, filters["reference"])) for i in images]
+            images = [i for i in images if i.refs]
         images.sort(key=lambda i: (i.row.created, i.row.added), reverse=True)
         return images
 
@@ -247,9 +250,8 @@ class ImageService:
         return images
 
     @staticmethod
-    def _ref_match(image: Image, patterns: list[str]) -> bool:
-        refs = [reference.parse(r) for r in image.tags + image.digests]
-        return any(flt.familiar_match(p, r) for p in patterns for r in refs)
+    def _matching_refs(image: Image, patterns: list[str]) -> list[tuple[str, bool]]:
+        return [(r, d) for r, d in image.refs if any(flt.familiar_match(p, reference.parse(r)) for p in patterns)]
 
     def summary(self, image: Image, api_version: tuple[int, ...]) -> dict[str, Any]:
         s: dict[str, Any] = {
@@ -265,6 +267,8 @@ class ImageService:
         }
         if api_version < (1, 44):
             s["VirtualSize"] = image.row.size
+        if api_version < (1, 43) and not image.refs:
+            s["RepoTags"], s["RepoDigests"] = ["<none>:<none>"], ["<none>@<none>"]
         return s
 
     # -- inspect / history -----------------------------------------------------------------

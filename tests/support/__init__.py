@@ -1,0 +1,1 @@
+"""Test support: daemon process management and client wrappers."""
