@@ -183,10 +183,12 @@ class Daemon:
             log.info("recovered the store after an unclean stop: %s", report)
         server = ApiServer(self.router())
         group = _group_id(self.config.group)
+        wrote_pidfile = False
         try:
             for host in self.config.hosts:
                 await server.listen(host, group)
             write_pidfile(self.config.pidfile)
+            wrote_pidfile = True
             stop = asyncio.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
@@ -196,10 +198,10 @@ class Daemon:
             log.info("shutting down")
         finally:
             await server.close()
-            for host in self.config.hosts:
-                if host.startswith("unix://"):
-                    _unlink(host[len("unix://"):])
-            _unlink(str(self.config.pidfile))
+            for path in server.unix_paths:  # only the sockets this daemon bound
+                _unlink(path)
+            if wrote_pidfile:
+                _unlink(str(self.config.pidfile))
             self.images.db.close()
 
 

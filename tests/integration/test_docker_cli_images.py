@@ -10,7 +10,6 @@ from pathlib import Path
 
 import imagegen
 import pytest
-
 from support.daemon import WharfieDaemon
 
 

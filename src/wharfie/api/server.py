@@ -83,6 +83,7 @@ class ApiServer:
     def __init__(self, router: Router) -> None:
         self.router = router
         self.servers: list[asyncio.AbstractServer] = []
+        self.unix_paths: list[str] = []
         self.connections: set[asyncio.Task[None]] = set()
 
     async def dispatch(self, request: Request) -> Response:
@@ -135,6 +136,7 @@ class ApiServer:
         if address.startswith("unix://"):
             path = address[len("unix://"):]
             sock = bind_unix_socket(path, group)
+            self.unix_paths.append(path)
             server = await asyncio.start_unix_server(self._on_client, sock=sock, limit=1 << 20)
         elif address.startswith("tcp://"):
             host, _, port = address[len("tcp://"):].rpartition(":")

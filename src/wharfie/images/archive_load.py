@@ -123,7 +123,7 @@ def _store(images: ImageService, entry: ImageEntry, emit: Emit) -> str:
             row = images.layers.existing(parent, diff_id, lease)
             if row is None:
                 with opener() as fh:
-                    row = images.layers.ingest(fh, parent, diff_id, lease, check)
+                    row = images.layers.ingest(fh, parent, diff_id, lease, check)  # type: ignore[arg-type]
             parent = row.chain_id
         chain = dg.chain_ids(diff_ids)
         moved = _tags_moving(images, entry.tags, dg.of_bytes(entry.config))
@@ -238,7 +238,8 @@ def _resolve_manifest(archive: ArchiveReader, desc: dict[str, Any], platform: st
 
 def _oci_image(archive: ArchiveReader, manifest: dict[str, Any], tags: list[str]) -> ImageEntry:
     config = _read_blob(archive, manifest["config"])
-    layers, checks = [], []
+    layers: list[Callable[[], IO[bytes]]] = []
+    checks: list[BlobExpectation | None] = []
     for layer in manifest["layers"]:
         digest = dg.validate(str(layer.get("digest", "")))
         path = f"blobs/sha256/{dg.hex_of(digest)}"

@@ -47,7 +47,7 @@ def _expand(images: ImageService, name: str) -> list[tuple[str, str | None]]:
         return [(image_id, None)]
     ref = reference.parse(name)
     if ref.tag is None and ref.digest is None:
-        repo_tags = [(iid, r) for iid, refs in images.db.all_refs().items() for r, is_d in refs
+        repo_tags: list[tuple[str, str | None]] = [(iid, r) for iid, refs in images.db.all_refs().items() for r, is_d in refs
                      if not is_d and reference.parse(r).name == ref.name]
         if repo_tags:
             return repo_tags
@@ -68,13 +68,12 @@ def write_archive(images: ImageService, items: list[SaveItem], out: IO[bytes]) -
         for item in items:
             image = item.image
             chain = images.db.image_chain(image.id)
-            layer_descs = []
+            layer_descs: list[dict[str, Any]] = []
             for chain_id in chain:
                 row = images.db.layer(chain_id)
                 assert row is not None
                 size = images.content.size(row.blob)
-                if w.add_blob_file(row.blob, images.content.open(row.blob), size, image.row.created):
-                    pass
+                w.add_blob_file(row.blob, images.content.open(row.blob), size, image.row.created)
                 layer_descs.append({"mediaType": mt.OCI_LAYER, "digest": row.blob, "size": size})
             config = images.content.read_bytes(image.id)
             w.add_blob_bytes(image.id, config, image.row.created)
@@ -87,8 +86,9 @@ def write_archive(images: ImageService, items: list[SaveItem], out: IO[bytes]) -
             manifest_digest = dg.of_bytes(manifest)
             w.add_blob_bytes(manifest_digest, manifest, image.row.created)
             desc = {"mediaType": mt.OCI_MANIFEST, "digest": manifest_digest, "size": len(manifest)}
-            for tag in item.tags or [None]:
-                entry = dict(desc)
+            tags: list[str | None] = list(item.tags) or [None]
+            for tag in tags:
+                entry: dict[str, Any] = dict(desc)
                 if tag:
                     ref = reference.parse(tag)
                     entry["annotations"] = {mt.ANNOTATION_CONTAINERD_NAME: tag,
@@ -132,12 +132,11 @@ class _Writer:
             self.written.add(digest)
             self.add_file(f"blobs/sha256/{dg.hex_of(digest)}", data, mtime)
 
-    def add_blob_file(self, digest: str, fh: IO[bytes], size: int, mtime: float) -> bool:
+    def add_blob_file(self, digest: str, fh: IO[bytes], size: int, mtime: float) -> None:
         with fh:
             if digest in self.written:
-                return False
+                return
             self.written.add(digest)
             ti = tarfile.TarInfo(f"blobs/sha256/{dg.hex_of(digest)}")
             ti.size, ti.mode, ti.mtime = size, 0o644, int(mtime)
             self.tf.addfile(ti, fh)
-            return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from wharfie.errors import InvalidArgument
@@ -109,7 +110,7 @@ def _onbuild(c: dict[str, Any], rest: str) -> None:
     c["OnBuild"] = list(c.get("OnBuild") or []) + [rest]
 
 
-def _setter(key: str):  # type: ignore[no-untyped-def]
+def _setter(key: str) -> Callable[[dict[str, Any], str], None]:
     def apply(c: dict[str, Any], rest: str) -> None:
         c[key] = rest
     return apply

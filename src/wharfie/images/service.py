@@ -93,6 +93,7 @@ class ImageService:
         self.snapshots = SnapshotStore(root / "snapshots")
         self.gc_lock = threading.RLock()
         self.layers = LayerStore(self.db, self.content, self.snapshots, self.gc_lock)
+        self._configs: dict[str, dict[str, Any]] = {}
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
         # Names the containers that use an image; the container service replaces this hook.
@@ -168,7 +169,10 @@ class ImageService:
         row = self.db.image(image_id)
         if row is None:
             raise ImageNotFound(image_id)
-        config = json.loads(self.content.read_bytes(image_id))
+        config = self._configs.get(image_id)
+        if config is None:  # configs are immutable (content-addressed): verify once, keep
+            config = json.loads(self.content.read_bytes(image_id))
+            self._configs[image_id] = config
         return Image(image_id, row, config, refs if refs is not None else self.db.refs_of(image_id))
 
     def all_images(self) -> list[Image]:
@@ -218,7 +222,7 @@ class ImageService:
         return image_id
 
     # -- list ------------------------------------------------------------------------------
-    def list(self, raw_filters: str | None, want_all: bool = False) -> list[Image]:
+    def list_images(self, raw_filters: str | None, want_all: bool = False) -> list[Image]:
         filters = flt.parse_filters(raw_filters)
         flt.validate(filters, IMAGE_LIST_FILTERS)
         images = self.all_images()
@@ -371,6 +375,7 @@ class ImageService:
             for ref, _ in image.refs:
                 self._untag(image, ref, records)
         self.db.delete_image(image.id)
+        self._configs.pop(image.id, None)
         records.append({"Deleted": image.id})
         self.events.publish("image", "delete", image.id, {"name": image.id})
         self.gc()

@@ -29,7 +29,7 @@ def register(router: Router, d: Daemon) -> None:
         version = version_tuple(request.api_version)
 
         def work() -> list[dict[str, Any]]:
-            found = images.list(request.arg("filters") or None, request.flag("all"))
+            found = images.list_images(request.arg("filters") or None, request.flag("all"))
             return [images.summary(i, version) for i in found]
 
         return json_response(await asyncio.to_thread(work))
