@@ -50,8 +50,8 @@ class Request:
         return self.query.get(name, [])
 
     def flag(self, name: str) -> bool:
-        """Docker's boolean query values: 1/true/True/yes count as true, empty or 0/false not."""
-        return self.arg(name).strip().lower() in ("1", "true", "yes", "on")
+        """Docker's boolean query values: anything but empty, 0, no, false or none is true."""
+        return self.arg(name).strip().lower() not in ("", "0", "no", "false", "none")
 
     def int_arg(self, name: str, default: int) -> int:
         raw = self.arg(name)

@@ -50,12 +50,19 @@ def register(router: Router, d: Daemon) -> None:
         return Response(200, event_stream(d, request))
 
 
+def _build_time() -> str:
+    """When this wharfie was installed (the package's mtime), in Go's time.ANSIC layout."""
+    import wharfie
+
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(os.path.getmtime(wharfie.__file__)))
+
+
 def version_info() -> dict[str, Any]:
     uname = platform.uname()
     details = {
         "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "GitCommit": "wharfie",
         "GoVersion": f"python{platform.python_version()}", "Os": "linux", "Arch": mt.host_arch(),
-        "KernelVersion": uname.release, "BuildTime": "", "Experimental": "false",
+        "KernelVersion": uname.release, "BuildTime": _build_time(), "Experimental": "false",
     }
     return {
         "Platform": {"Name": "wharfie"},
@@ -68,7 +75,7 @@ def version_info() -> dict[str, Any]:
         "Os": "linux",
         "Arch": mt.host_arch(),
         "KernelVersion": uname.release,
-        "BuildTime": "",
+        "BuildTime": details["BuildTime"],
     }
 
 
