@@ -1,0 +1,1 @@
+"""Layer tars: compression sniffing and safe extraction (whiteouts, hardlinks, no escapes)."""
