@@ -11,6 +11,7 @@ Runs as root on a real filesystem (mknod, chown, trusted.* xattrs, overlay mount
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -276,6 +277,20 @@ def test_symlink_to_proc_magic_links_is_contained(sandbox: Sandbox, target: str)
     tar = Tar().dir(target.lstrip("/") + "/etc").symlink("p", target).file(f"p/etc/{CANARY}", b"x")
     sandbox.apply(tar)
     assert read(sandbox.root / target.lstrip("/") / "etc" / CANARY) == b"x"
+
+
+def test_resolver_refuses_magic_links() -> None:
+    # With a real procfs inside a root (e.g. a mounted container rootfs), /proc/self/root
+    # must not be a way out: RESOLVE_NO_MAGICLINKS makes the kernel refuse it.
+    from wharfie.archive.scoped import ScopedRoot
+
+    host = ScopedRoot("/")
+    try:
+        with pytest.raises(OSError) as err:
+            host.open("proc/self/root/etc", os.O_PATH)
+        assert err.value.errno == errno.ELOOP
+    finally:
+        host.close()
 
 
 def test_symlink_replacing_a_directory_mid_archive(sandbox: Sandbox) -> None:
@@ -797,6 +812,29 @@ def test_missing_parents_created_0755(sandbox: Sandbox) -> None:
         os.umask(old)
     for p in ("a", "a/b", "a/b/c"):
         assert stat.S_IMODE(os.lstat(sandbox.root / p).st_mode) == 0o755
+
+
+def test_implicit_parents_follow_symlinks_inside_root(sandbox: Sandbox) -> None:
+    tar = Tar().dir("usr/lib").symlink("lib", "/usr/lib").file("lib/new/deeper/f", b"x")
+    sandbox.apply(tar)
+    assert read(sandbox.root / "usr" / "lib" / "new" / "deeper" / "f") == b"x"
+
+
+def test_implicit_parents_never_built_through_dangling_symlink(sandbox: Sandbox) -> None:
+    tar = Tar().symlink("l", f"/{CANARY}/x").file("l/y/f", b"x")
+    with pytest.raises(InvalidArgument):
+        sandbox.apply(tar)
+    assert not (sandbox.root / CANARY).exists()
+
+
+def test_deep_nesting_is_cheap(sandbox: Sandbox) -> None:
+    tar = Tar()
+    for i in range(20):
+        tar.file(f"n{i}/" + "d/" * 1000 + "f", b"x")
+    start = time.perf_counter()
+    sandbox.apply(tar)
+    assert time.perf_counter() - start < 5
+    assert read(sandbox.root / "n19" / ("d/" * 1000) / "f") == b"x"
 
 
 def test_root_entry_sets_root_metadata(sandbox: Sandbox) -> None:

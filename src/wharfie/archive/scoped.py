@@ -59,21 +59,33 @@ class ScopedRoot:
         return fd
 
     def _make_dirs(self, rel: str) -> int:
-        # Walk down from the root; each step is re-resolved in the root, so a symlinked
-        # component is followed (contained) and a dangling one fails instead of being built.
         parts = rel.split("/")
         fd, owned = self.fd, False
-        for i, name in enumerate(parts):
-            prefix = "/".join(parts[: i + 1])
-            try:
-                nfd = self.open(prefix, _DIR_PATH)
-            except FileNotFoundError:
-                make_dir(fd, name, IMPLICIT_DIR_MODE, exist_ok=True)
-                nfd = self.open(prefix, _DIR_PATH)
+        try:
+            for i, name in enumerate(parts):
+                nfd = self._step(fd, name, "/".join(parts[: i + 1]))
+                if owned:
+                    os.close(fd)
+                fd, owned = nfd, True
+        except BaseException:
             if owned:
                 os.close(fd)
-            fd, owned = nfd, True
+            raise
         return fd
+
+    def _step(self, fd: int, name: str, prefix: str) -> int:
+        """Open directory `name` under `fd` (the dir `prefix` names the parent of), making it
+        if missing. A plain directory is entered directly (one lookup); a symlink is resolved
+        by the kernel from the root, so it is followed as if the root were `/` and a
+        dangling one fails instead of being built through."""
+        for _ in range(2):
+            try:
+                return os.open(name, _DIR_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except FileNotFoundError:
+                make_dir(fd, name, IMPLICIT_DIR_MODE, exist_ok=True)
+            except NotADirectoryError:
+                break  # a symlink (O_PATH|O_NOFOLLOW opens the link itself) or a file
+        return self.open(prefix, _DIR_PATH)
 
     def invalidate(self) -> None:
         """Forget every cached resolution (the tree's shape changed)."""
