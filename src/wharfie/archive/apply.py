@@ -47,7 +47,8 @@ _MAX_ID = 0xFFFF_FFFE
 _MAX_NS = (1 << 63) - 1
 # Errors that say "this host is in trouble", not "this layer is bad".
 _HOST_ERRNOS = frozenset(
-    {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EROFS}
+    {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EROFS,
+     errno.ENOSYS}  # ENOSYS: no openat2 (kernel < 5.6 or a seccomp filter); never unsafe fallback
 )
 # Like Docker: a filesystem without xattr support, or a namespace we may not write, is skipped.
 _IGNORED_XATTR_ERRNOS = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM})
