@@ -1,0 +1,1 @@
+"""One module per verb (or small group of verbs); each exposes Command factories."""

@@ -1,0 +1,59 @@
+"""``wharfie image prune``: remove dangling (or, with -a, all unused) images."""
+
+from __future__ import annotations
+
+from wharfie.cli.command import Cli, Command, Flag, Options
+
+ALL_IMAGES_WARNING = (
+    "WARNING! This will remove all images without at least one container associated to them.\n"
+    "Are you sure you want to continue?"
+)
+DANGLING_WARNING = (
+    "WARNING! This will remove all dangling images.\nAre you sure you want to continue?"
+)
+
+
+def confirm(cli: Cli, message: str) -> bool:
+    """docker's ``prompt.Confirm``: ``[y/N]``, only y/Y accepts."""
+    cli.out.write(message + " [y/N] ")
+    cli.out.flush()
+    line = cli.stdin.readline()
+    return line.strip().lower() == "y"
+
+
+def run_prune(cli: Cli, opts: Options, args: list[str]) -> int:
+    from wharfie.cli.formatter import human_size
+
+    filters = {k: list(v) for k, v in opts.filter.items()}
+    filters.setdefault("dangling", []).append("false" if opts.all else "true")
+    if not opts.force:
+        if not confirm(cli, ALL_IMAGES_WARNING if opts.all else DANGLING_WARNING):
+            return 0  # docker: a cancelled prune prints nothing more and exits 0
+    report = cli.client.images_prune(filters) or {}
+    reclaimed = 0
+    deleted = report.get("ImagesDeleted") or []
+    if deleted:
+        lines = ["Deleted Images:"]
+        for item in deleted:
+            if item.get("Untagged"):
+                lines.append(f"untagged: {item['Untagged']}")
+            else:
+                lines.append(f"deleted: {item.get('Deleted', '')}")
+        cli.out.write("\n".join(lines) + "\n\n")
+        reclaimed = int(report.get("SpaceReclaimed") or 0)
+    cli.out.write(f"Total reclaimed space: {human_size(reclaimed)}\n")
+    return 0
+
+
+def image_prune_command() -> Command:
+    return Command(
+        use="prune [OPTIONS]",
+        short="Remove unused images",
+        flags=[
+            Flag("force", "f", "bool", "Do not prompt for confirmation"),
+            Flag("all", "a", "bool", "Remove all unused images, not just dangling ones"),
+            Flag("filter", "", "filter", 'Provide filter values (e.g. "until=<timestamp>")'),
+        ],
+        args=("none", 0),
+        run=run_prune,
+    )

@@ -1,0 +1,399 @@
+"""The Engine API client: requests, version negotiation, error decoding, streams.
+
+One short-lived HTTP connection per request (the daemon is local; this keeps
+streaming responses simple). Every request but ``/_ping`` is prefixed with the
+negotiated ``/v<version>`` like the docker CLI does.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any
+
+from wharfie import API_VERSION, __version__
+from wharfie.client.errors import APIError, ConnectionFailed
+from wharfie.client.transport import HostAddress
+from wharfie.errors import WharfieError
+
+#: API version assumed when a daemon's ping carries no ``Api-Version`` header.
+FALLBACK_API_VERSION = "1.24"
+DEFAULT_HOST = "unix:///run/wharfie/wharfie.sock"
+USER_AGENT = f"wharfie-cli/{__version__}"
+
+QueryValue = str | int | bool | Sequence[str] | None
+
+
+def version_tuple(v: str) -> tuple[int, ...]:
+    out = []
+    for part in v.split("."):
+        try:
+            out.append(int(part))
+        except ValueError:
+            out.append(0)
+    return tuple(out)
+
+
+def version_less(a: str, b: str) -> bool:
+    return version_tuple(a) < version_tuple(b)
+
+
+def encode_query(params: Mapping[str, QueryValue] | None) -> str:
+    """Go's ``url.Values.Encode``: keys sorted, values kept in order, ``+`` for space."""
+    if not params:
+        return ""
+    from urllib.parse import quote_plus
+
+    parts = []
+    for key in sorted(params):
+        value = params[key]
+        if value is None:
+            continue
+        values: Sequence[Any]
+        if isinstance(value, (list, tuple)):
+            values = value
+        elif isinstance(value, bool):
+            values = ["1" if value else "0"]
+        else:
+            values = [value]
+        for v in values:
+            parts.append(f"{quote_plus(key)}={quote_plus(str(v))}")
+    return "&".join(parts)
+
+
+def escape_path(path: str) -> str:
+    """Escape a URL path like Go's ``url.URL.EscapedPath``."""
+    from urllib.parse import quote
+
+    return quote(path, safe="$&+,/:;=@")
+
+
+def filters_json(filters: Mapping[str, Iterable[str]]) -> str:
+    """``filters.ToJSON``: ``{"key":{"value":true}}`` with keys sorted like Go's json."""
+    from wharfie.client.jsonutil import go_json_compact
+
+    return go_json_compact(
+        {k: {v: True for v in sorted(set(vals))} for k, vals in sorted(filters.items())}
+    )
+
+
+class Response:
+    """A response whose body may still be streaming. Close it (or use ``with``)."""
+
+    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+        self._conn = conn
+        self.raw = resp
+        self.status = resp.status
+        self.headers = resp.headers
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        finally:
+            self._conn.close()
+
+    def read(self) -> bytes:
+        try:
+            return self.raw.read()
+        finally:
+            self.close()
+
+    def json(self) -> Any:
+        import json
+
+        data = self.read()
+        if not data.strip():
+            return None
+        return json.loads(data)
+
+    def iter_chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
+        while True:
+            chunk = self.raw.read1(size) if hasattr(self.raw, "read1") else self.raw.read(size)
+            if not chunk:
+                return
+            yield chunk
+
+    def iter_json(self) -> Iterator[Any]:
+        """Decode a stream of JSON values (one per line, like moby's streamformatter)."""
+        from wharfie.client.jsonutil import iter_json_values
+
+        return iter_json_values(self.iter_chunks())
+
+
+class APIClient:
+    """A synchronous Docker Engine API client.
+
+    ``host`` defaults to ``$DOCKER_HOST``, then :data:`DEFAULT_HOST` (wharfied's
+    socket; ``unix:///var/run/docker.sock`` reaches a real dockerd).
+    ``$DOCKER_API_VERSION`` pins the API version and disables negotiation.
+    """
+
+    def __init__(self, host: str | None = None, version: str | None = None) -> None:
+        self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+        self.address = HostAddress(self.host)
+        pinned = version or os.environ.get("DOCKER_API_VERSION") or ""
+        self.version = pinned.lstrip("v") or API_VERSION
+        self.default_version = API_VERSION
+        self._manual_version = bool(pinned)
+        self._negotiated = False
+        self.ping_headers: http.client.HTTPMessage | None = None
+
+    # low level ------------------------------------------------------------------
+    def _open(
+        self,
+        method: str,
+        url: str,
+        body: bytes | IO[bytes] | Iterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        conn = self.address.connection()
+        hdrs = {"Host": self.address.host_header, "User-Agent": USER_AGENT}
+        if headers:
+            hdrs.update(headers)
+        chunked = body is not None and not isinstance(body, (bytes, bytearray))
+        if chunked:
+            hdrs["Transfer-Encoding"] = "chunked"
+        try:
+            try:
+                conn.request(method, url, body=body, headers=hdrs, encode_chunked=chunked)
+            except (BrokenPipeError, ConnectionResetError):
+                # The daemon answered (an error) and closed before reading the whole
+                # body: read that answer, like Go's transport does.
+                if conn.sock is None:
+                    raise
+            resp = conn.getresponse()
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            conn.close()
+            raise ConnectionFailed(self.host) from e
+        except PermissionError as e:
+            conn.close()
+            raise WharfieError(
+                "permission denied while trying to connect to the wharfie daemon socket "
+                f"at {self.host}: {e.strerror or e}"
+            ) from e
+        except OSError as e:
+            conn.close()
+            if isinstance(e, (ConnectionResetError, BrokenPipeError)):
+                # The daemon may have answered before reading the whole body.
+                raise WharfieError(f"error during connect: {e}") from e
+            import socket
+
+            if isinstance(e, socket.gaierror) or self.address.proto == "tcp":
+                raise ConnectionFailed(self.host) from e
+            raise WharfieError(f"error during connect: {e}") from e
+        except http.client.HTTPException as e:
+            conn.close()
+            raise WharfieError(f"error during connect: {e}") from e
+        return Response(conn, resp)
+
+    def ping(self) -> http.client.HTTPMessage:
+        """``HEAD /_ping`` (falling back to GET); returns the response headers."""
+        resp = self._open("HEAD", "/_ping")
+        try:
+            if resp.status in (200, 500):
+                return resp.headers
+        finally:
+            resp.close()
+        resp = self._open("GET", "/_ping")
+        resp.close()
+        return resp.headers
+
+    def negotiate(self) -> None:
+        """Use ``min(daemon's Api-Version, ours)``; a missing header means 1.24."""
+        if self._manual_version or self._negotiated:
+            return
+        try:
+            headers = self.ping()
+        except ConnectionFailed:
+            return  # the real request reports it
+        self.ping_headers = headers
+        server = headers.get("Api-Version") or FALLBACK_API_VERSION
+        if version_less(server, self.version):
+            self.version = server
+        self._negotiated = True
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, QueryValue] | None = None,
+        *,
+        body: bytes | IO[bytes] | Iterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> Response:
+        """Send a request to ``/v<ver><path>``; raise APIError on a status >= 400."""
+        self.negotiate()
+        url = f"/v{self.version}{escape_path(path)}"
+        query = encode_query(params)
+        if query:
+            url += "?" + query
+        hdrs = dict(headers or {})
+        if json_body is not None:
+            import json
+
+            body = json.dumps(json_body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        resp = self._open(method, url, body=body, headers=hdrs)
+        if resp.status >= 400:
+            raise self._error(resp)
+        return resp
+
+    def _error(self, resp: Response) -> APIError:
+        status = resp.status
+        try:
+            body = resp.raw.read(1024 * 1024 + 1)
+        finally:
+            resp.close()
+        reason = f"{status} {http.client.responses.get(status, '')}".strip()
+        if not body:
+            return APIError(
+                status,
+                f"request returned {reason} for API route and version "
+                f"http://{self.address.host_header}{resp.raw.geturl() or ''}, "
+                "check if the server supports the requested API version",
+            )
+        message = ""
+        if resp.headers.get("Content-Type") == "application/json":
+            import json
+
+            try:
+                decoded = json.loads(body)
+            except ValueError as e:
+                return APIError(status, f"Error reading JSON: {e}")
+            if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
+                message = decoded["message"].strip()
+            if not message:
+                message = (
+                    f"API returned a {status} ({http.client.responses.get(status, '')}) "
+                    "but provided no error-message"
+                )
+        else:
+            message = body.decode(errors="replace").strip()
+        return APIError(status, message)
+
+    def get_json(self, path: str, params: Mapping[str, QueryValue] | None = None) -> Any:
+        return self.request("GET", path, params).json()
+
+    def get_raw(self, path: str, params: Mapping[str, QueryValue] | None = None) -> bytes:
+        return self.request("GET", path, params).read()
+
+    # system -----------------------------------------------------------------------
+    def server_version(self) -> Any:
+        return self.get_json("/version")
+
+    def info(self) -> Any:
+        return self.get_json("/info")
+
+    def events(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        filters: Mapping[str, Iterable[str]] | None = None,
+    ) -> Response:
+        params: dict[str, QueryValue] = {"since": since or None, "until": until or None}
+        if filters:
+            params["filters"] = filters_json(filters)
+        return self.request("GET", "/events", params)
+
+    # images ---------------------------------------------------------------------
+    def images(
+        self, all: bool = False, filters: Mapping[str, Iterable[str]] | None = None
+    ) -> Any:
+        params: dict[str, QueryValue] = {}
+        if all:
+            params["all"] = "1"
+        if filters:
+            params["filters"] = filters_json(filters)
+        return self.get_json("/images/json", params)
+
+    def image_inspect_raw(self, name: str) -> bytes:
+        return self.get_raw(f"/images/{name}/json")
+
+    def image_history(self, name: str, platform: str | None = None) -> Any:
+        params: dict[str, QueryValue] = {}
+        if platform:
+            params["platform"] = platform
+        return self.get_json(f"/images/{name}/history", params)
+
+    def image_tag(self, source: str, repo: str, tag: str | None) -> None:
+        params: dict[str, QueryValue] = {"repo": repo}
+        if tag:
+            params["tag"] = tag
+        self.request("POST", f"/images/{source}/tag", params).read()
+
+    def image_remove(self, name: str, force: bool = False, noprune: bool = False) -> Any:
+        params: dict[str, QueryValue] = {}
+        if force:
+            params["force"] = "1"
+        if noprune:
+            params["noprune"] = "1"
+        return self.request("DELETE", f"/images/{name}", params).json()
+
+    def images_prune(self, filters: Mapping[str, Iterable[str]] | None = None) -> Any:
+        params: dict[str, QueryValue] = {}
+        if filters:
+            params["filters"] = filters_json(filters)
+        return self.request("POST", "/images/prune", params).json()
+
+    def image_save(self, names: Sequence[str], platform: str | None = None) -> Response:
+        params: dict[str, QueryValue] = {}
+        if platform:
+            params["platform"] = platform
+        if len(names) == 1 and not platform:
+            return self.request("GET", f"/images/{names[0]}/get", params)
+        params["names"] = list(names)
+        return self.request("GET", "/images/get", params)
+
+    def image_load(
+        self, data: IO[bytes] | Iterable[bytes], quiet: bool = False, platform: str | None = None
+    ) -> Response:
+        params: dict[str, QueryValue] = {}
+        if quiet:
+            params["quiet"] = "1"
+        if platform:
+            params["platform"] = platform
+        return self.request(
+            "POST", "/images/load", params, body=data,
+            headers={"Content-Type": "application/x-tar"},
+        )
+
+    def image_import(
+        self,
+        source: IO[bytes] | None,
+        source_name: str,
+        ref: str = "",
+        message: str = "",
+        changes: Sequence[str] = (),
+        platform: str = "",
+    ) -> Response:
+        params: dict[str, QueryValue] = {"fromSrc": source_name}
+        if ref:
+            params["repo"] = ref
+        if message:
+            params["message"] = message
+        if platform:
+            params["platform"] = platform.lower()
+        if changes:
+            params["changes"] = list(changes)
+        return self.request("POST", "/images/create", params, body=source)
+
+    # other objects (for `inspect`) ------------------------------------------
+    def container_inspect_raw(self, name: str, size: bool = False) -> bytes:
+        return self.get_raw(f"/containers/{name}/json", {"size": "1"} if size else None)
+
+    def network_inspect_raw(self, name: str) -> bytes:
+        return self.get_raw(f"/networks/{name}")
+
+    def volume_inspect_raw(self, name: str) -> bytes:
+        return self.get_raw(f"/volumes/{name}")
+
+    def plugin_inspect_raw(self, name: str) -> bytes:
+        return self.get_raw(f"/plugins/{name}/json")
