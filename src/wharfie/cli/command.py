@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing costs milliseconds at startup; only mypy needs it here
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from wharfie.client.api import APIClient
 
 PROG = "wharfie"
@@ -62,14 +63,19 @@ _BOOL_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _BOOL_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
-@dataclass
 class Flag:
-    name: str
-    short: str = ""
-    kind: str = "bool"  # bool | string | int | list | filter | strings
-    help: str = ""
-    default: Any = None
-    hidden: bool = False
+    """One flag. ``kind`` is bool | string | int | list | filter | strings."""
+
+    __slots__ = ("name", "short", "kind", "help", "default", "hidden")
+
+    def __init__(self, name: str, short: str = "", kind: str = "bool", help: str = "",
+                 default: Any = None, hidden: bool = False) -> None:
+        self.name = name
+        self.short = short
+        self.kind = kind
+        self.help = help
+        self.default = default
+        self.hidden = hidden
 
     @property
     def dest(self) -> str:
@@ -287,18 +293,33 @@ def terminal_width() -> int:
 # Commands
 
 
-@dataclass
 class Command:
-    """One verb: its usage line, flags, argument rule and implementation."""
+    """One verb: its usage line, flags, argument rule and implementation.
 
-    use: str  # "images [OPTIONS] [REPOSITORY[:TAG]]"
-    short: str
-    run: Callable[[Cli, Options, list[str]], int | None]
-    flags: list[Flag] = field(default_factory=list)
-    aliases: str = ""  # the "Aliases:" help line
-    args: tuple[str, int] = ("any", 0)  # none|exact|min|max|any, n
-    interspersed: bool = True
-    path: str = ""  # "wharfie image ls", filled in by the dispatcher
+    ``use`` is ``"images [OPTIONS] [REPOSITORY[:TAG]]"``; ``aliases`` the help's
+    "Aliases:" line; ``args`` is (none|exact|min|max|any, n); ``path`` (like
+    ``"wharfie image ls"``) is filled in by the dispatcher.
+    """
+
+    def __init__(
+        self,
+        use: str,
+        short: str,
+        run: Callable[[Cli, Options, list[str]], int | None],
+        flags: list[Flag] | None = None,
+        aliases: str = "",
+        args: tuple[str, int] = ("any", 0),
+        interspersed: bool = True,
+        path: str = "",
+    ) -> None:
+        self.use = use
+        self.short = short
+        self.run = run
+        self.flags = flags or []
+        self.aliases = aliases
+        self.args = args
+        self.interspersed = interspersed
+        self.path = path
 
     @property
     def name(self) -> str:

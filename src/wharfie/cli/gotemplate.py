@@ -589,7 +589,7 @@ _NUMBER_RE = re.compile(
     r"|0[oO][0-7_]+|0[bB][01_]+"
     r"|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)i?"
 )
-_ALNUM_RE = re.compile(r"[A-Za-z0-9_\u00c0-\uffff]*")
+_ALNUM_RE = re.compile(r"\w*")
 
 
 def _lex(text: str, left: str = "{{", right: str = "}}") -> list[_Token]:

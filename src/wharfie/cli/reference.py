@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from wharfie.errors import InvalidArgument
 
@@ -31,12 +30,25 @@ _ANCHORED_ID_RE = re.compile(r"^[a-f0-9]{64}$")
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
 
-@dataclass(frozen=True)
 class Reference:
-    domain: str
-    path: str
-    tag: str = ""
-    digest: str = ""
+    """A parsed reference: ``domain/path[:tag][@digest]``."""
+
+    __slots__ = ("domain", "path", "tag", "digest")
+
+    def __init__(self, domain: str, path: str, tag: str = "", digest: str = "") -> None:
+        self.domain = domain
+        self.path = path
+        self.tag = tag
+        self.digest = digest
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Reference) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __repr__(self) -> str:
+        return f"Reference({str(self)!r})"
 
     @property
     def name(self) -> str:

@@ -347,8 +347,7 @@ class APIClient:
         params: dict[str, QueryValue] = {}
         if platform:
             params["platform"] = platform
-        if len(names) == 1 and not platform:
-            return self.request("GET", f"/images/{names[0]}/get", params)
+        # Like the docker CLI: always GET /images/get?names=…, even for one image.
         params["names"] = list(names)
         return self.request("GET", "/images/get", params)
 
