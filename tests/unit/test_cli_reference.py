@@ -66,3 +66,18 @@ def test_parse_any_reference_accepts_ids() -> None:
     assert parse_any_reference("a" * 64) == "a" * 64
     assert parse_any_reference("sha256:" + "b" * 64) == "sha256:" + "b" * 64
     assert parse_any_reference("a8a79a22d31c") == "docker.io/library/a8a79a22d31c"
+
+
+@pytest.mark.parametrize(
+    "spec, encoded",
+    [
+        ("linux/amd64", '{"architecture":"amd64","os":"linux"}'),
+        ("Linux/X86_64", '{"architecture":"amd64","os":"linux"}'),
+        ("linux/arm64/v8", '{"architecture":"arm64","os":"linux","variant":"v8"}'),
+        ("linux/arm", '{"architecture":"arm","os":"linux"}'),
+    ],
+)
+def test_encode_platform(spec: str, encoded: str) -> None:
+    from wharfie.cli.reference import encode_platform
+
+    assert encode_platform(spec) == encoded

@@ -132,3 +132,33 @@ def split_repo_tag(target: str) -> tuple[str, str]:
     """Split ``name[:tag]`` at the last ``:`` after the last ``/`` (``latest`` if none)."""
     ref = parse_normalized_named(target)
     return ref.name, ref.tag or ("" if ref.digest else "latest")
+
+
+_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
+                 "armel": "arm", "i386": "386", "i686": "386"}
+
+
+def parse_platform(spec: str) -> dict[str, str]:
+    """containerd's ``platforms.Parse`` (normalized) as the OCI JSON object the docker
+    client sends: ``{"architecture":"amd64","os":"linux"[,"variant":"v7"]}``."""
+    parts = spec.lower().split("/")
+    if not spec or len(parts) > 3 or any(not p for p in parts):
+        raise InvalidArgument(f'"{spec}": unknown operating system or architecture: invalid argument')
+    os_name = parts[0]
+    if len(parts) == 1:
+        from wharfie.cli.commands.version import go_arch
+
+        arch, variant = go_arch(), ""
+    else:
+        arch = _ARCH_ALIASES.get(parts[1], parts[1])
+        variant = parts[2] if len(parts) == 3 else ""
+    out = {"architecture": arch, "os": os_name}
+    if variant:
+        out["variant"] = variant
+    return out
+
+
+def encode_platform(spec: str) -> str:
+    import json
+
+    return json.dumps(parse_platform(spec), separators=(",", ":"))

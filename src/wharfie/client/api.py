@@ -157,6 +157,8 @@ class APIClient:
         hdrs = {"Host": self.address.host_header, "User-Agent": USER_AGENT}
         if headers:
             hdrs.update(headers)
+        if body is not None and not any(k.lower() == "content-type" for k in hdrs):
+            hdrs["Content-Type"] = "text/plain"  # as the docker client does
         chunked = body is not None and not isinstance(body, (bytes, bytearray))
         if chunked:
             hdrs["Transfer-Encoding"] = "chunked"
@@ -314,8 +316,8 @@ class APIClient:
             params["filters"] = filters_json(filters)
         return self.get_json("/images/json", params)
 
-    def image_inspect_raw(self, name: str) -> bytes:
-        return self.get_raw(f"/images/{name}/json")
+    def image_inspect_raw(self, name: str, platform: str | None = None) -> bytes:
+        return self.get_raw(f"/images/{name}/json", {"platform": platform} if platform else None)
 
     def image_history(self, name: str, platform: str | None = None) -> Any:
         params: dict[str, QueryValue] = {}
@@ -329,8 +331,13 @@ class APIClient:
             params["tag"] = tag
         self.request("POST", f"/images/{source}/tag", params).read()
 
-    def image_remove(self, name: str, force: bool = False, noprune: bool = False) -> Any:
+    def image_remove(
+        self, name: str, force: bool = False, noprune: bool = False,
+        platforms: Sequence[str] = (),
+    ) -> Any:
         params: dict[str, QueryValue] = {}
+        if platforms:
+            params["platforms"] = list(platforms)
         if force:
             params["force"] = "1"
         if noprune:
@@ -343,22 +350,22 @@ class APIClient:
             params["filters"] = filters_json(filters)
         return self.request("POST", "/images/prune", params).json()
 
-    def image_save(self, names: Sequence[str], platform: str | None = None) -> Response:
+    def image_save(self, names: Sequence[str], platforms: Sequence[str] = ()) -> Response:
+        """``platforms`` are JSON-encoded OCI platforms (``encode_platform``)."""
         params: dict[str, QueryValue] = {}
-        if platform:
-            params["platform"] = platform
+        if platforms:
+            params["platform"] = list(platforms)
         # Like the docker CLI: always GET /images/get?names=…, even for one image.
         params["names"] = list(names)
         return self.request("GET", "/images/get", params)
 
     def image_load(
-        self, data: IO[bytes] | Iterable[bytes], quiet: bool = False, platform: str | None = None
+        self, data: IO[bytes] | Iterable[bytes], quiet: bool = False,
+        platforms: Sequence[str] = (),
     ) -> Response:
-        params: dict[str, QueryValue] = {}
-        if quiet:
-            params["quiet"] = "1"
-        if platform:
-            params["platform"] = platform
+        params: dict[str, QueryValue] = {"quiet": "1" if quiet else "0"}
+        if platforms:
+            params["platform"] = list(platforms)
         return self.request(
             "POST", "/images/load", params, body=data,
             headers={"Content-Type": "application/x-tar"},

@@ -65,7 +65,10 @@ def history_row(item: dict[str, Any], trunc: bool, human: bool) -> GoStruct:
 
 
 def run_history(cli: Cli, opts: Options, args: list[str]) -> int:
-    history = cli.client.image_history(args[0], opts.platform or None) or []
+    from wharfie.cli.commands.save import _encode_platform
+
+    platform = _encode_platform(opts.platform) if opts.platform else None
+    history = cli.client.image_history(args[0], platform) or []
     fmt = history_format(opts.format or formatter.TABLE, opts.quiet, opts.human)
     rows = [history_row(h, not opts.no_trunc, opts.human) for h in history]
     cli.out.write(formatter.render(fmt, rows, HEADER))

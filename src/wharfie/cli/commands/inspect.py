@@ -183,9 +183,18 @@ def run_inspect(cli: Cli, opts: Options, args: list[str]) -> int:
 
 
 def run_image_inspect(cli: Cli, opts: Options, args: list[str]) -> int:
+    from wharfie.cli.reference import encode_platform
+    from wharfie.errors import InvalidArgument
+
+    platform = None
+    if opts.platform:
+        try:
+            platform = encode_platform(opts.platform)
+        except InvalidArgument as e:
+            raise StatusError(1, str(e)) from None
     client = cli.client
     return inspect_objects(
-        cli, args, opts.format, lambda ref: ("image", client.image_inspect_raw(ref))
+        cli, args, opts.format, lambda ref: ("image", client.image_inspect_raw(ref, platform))
     )
 
 
@@ -213,7 +222,7 @@ def image_inspect_command() -> Command:
                  "Inspect a specific platform of the multi-platform image.\n"
                  "If the image or the server is not multi-platform capable, the command will "
                  "error out if the platform does not match.\n"
-                 "'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)", hidden=True),
+                 "'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)"),
         ],
         args=("min", 1),
         run=run_image_inspect,

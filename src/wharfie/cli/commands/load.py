@@ -29,7 +29,10 @@ def run_load(cli: Cli, opts: Options, args: list[str]) -> int:
         source = cli.in_binary
     try:
         quiet = opts.quiet or not cli.out_is_terminal()
-        resp = cli.client.image_load(source, quiet=quiet, platform=opts.platform or None)
+        from wharfie.cli.commands.save import _encode_platform
+
+        platforms = [_encode_platform(opts.platform)] if opts.platform else []
+        resp = cli.client.image_load(source, quiet=quiet, platforms=platforms)
         with resp:
             if resp.headers.get("Content-Type") == "application/json":
                 display_stream(resp.iter_json(), cli.out, cli.out_is_terminal())

@@ -7,12 +7,17 @@ from wharfie.client.errors import APIError
 
 
 def run_rmi(cli: Cli, opts: Options, args: list[str]) -> int:
+    from wharfie.cli.commands.save import _encode_platform
+
+    platforms = list(dict.fromkeys(_encode_platform(p) for p in opts.platform))
     client = cli.client
     errors: list[str] = []
     fatal = False
     for name in args:
         try:
-            deleted = client.image_remove(name, force=opts.force, noprune=opts.no_prune) or []
+            deleted = client.image_remove(
+                name, force=opts.force, noprune=opts.no_prune, platforms=platforms
+            ) or []
         except APIError as e:
             if not e.is_not_found:
                 fatal = True
@@ -37,7 +42,7 @@ def _flags() -> list[Flag]:
         Flag("no-prune", "", "bool", "Do not delete untagged parents"),
         Flag("platform", "", "strings",
              'Remove only the given platform variant. Formatted as "os[/arch[/variant]]" '
-             '(e.g., "linux/amd64")', hidden=True),
+             '(e.g., "linux/amd64")'),
     ]
 
 

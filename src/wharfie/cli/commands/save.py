@@ -50,6 +50,16 @@ def _check_output_path(path: str) -> None:
     raise CLIError(f"failed to save image: {problem}")
 
 
+def _encode_platform(spec: str) -> str:
+    from wharfie.cli.reference import encode_platform
+    from wharfie.errors import InvalidArgument
+
+    try:
+        return encode_platform(spec)
+    except InvalidArgument as e:
+        raise CLIError(f"invalid platform: {e}") from None
+
+
 def _go_errno(e: OSError) -> str:
     reason = (e.strerror or str(e)).strip()
     return reason[:1].lower() + reason[1:]
@@ -62,7 +72,8 @@ def run_save(cli: Cli, opts: Options, args: list[str]) -> int:
             raise CLIError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     else:
         _check_output_path(output)
-    resp = cli.client.image_save(args, opts.platform or None)
+    platforms = [_encode_platform(opts.platform)] if opts.platform else []
+    resp = cli.client.image_save(args, platforms)
     with resp:
         if not output:
             sink = cli.out_binary

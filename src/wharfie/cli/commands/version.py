@@ -103,6 +103,9 @@ def server_version(sv: dict[str, Any]) -> GoStruct:
             details = comp.get("Details")
             if isinstance(details, dict) and "BuildTime" in details:
                 details["BuildTime"] = reformat_date(str(details["BuildTime"]))
+        if isinstance(comp, dict) and isinstance(comp.get("Details"), dict):
+            # a Go map[string]string: JSON-encoded with sorted keys
+            comp["Details"] = dict(sorted(comp["Details"].items()))
     if not found:
         components.append({
             "Name": "Engine",
