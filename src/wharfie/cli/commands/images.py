@@ -69,8 +69,9 @@ def image_row(summary: dict[str, Any], repo: str, tag: str, digest: str, trunc: 
     image_id = str(summary.get("Id", ""))
     created = _int(summary, "Created")
     size = _int(summary, "Size")
-    shared = _int(summary, "SharedSize", -1)
-    containers = _int(summary, "Containers", -1)
+    # A field the daemon leaves out is Go's zero value (0), not "unknown" (-1).
+    shared = _int(summary, "SharedSize")
+    containers = _int(summary, "Containers")
 
     fields: dict[str, Any] = {
         "Containers": lambda: "N/A" if containers == -1 else str(containers),
