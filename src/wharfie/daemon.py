@@ -137,8 +137,10 @@ class Daemon:
     """Holds the services; the API routes reach them through this object."""
 
     def __init__(self, config: DaemonConfig) -> None:
+        from wharfie.containers.service import ContainerService
         from wharfie.events import EventBus
         from wharfie.images.service import ImageService
+        from wharfie.volumes.service import VolumeService
 
         self.config = config
         self.warnings: list[str] = []
@@ -148,6 +150,9 @@ class Daemon:
         self.daemon_id = self._daemon_id()
         self.events = EventBus()
         self.images = ImageService(config.data_root / "image", self.events)
+        self.volumes = VolumeService(config.data_root, self.events)
+        self.containers = ContainerService(config.data_root, config.exec_root, self.images, self.volumes,
+                                           self.events)
 
     def _daemon_id(self) -> str:
         path = self.config.data_root / "engine-id"
@@ -161,15 +166,16 @@ class Daemon:
             return ident
 
     def container_counts(self) -> dict[str, int]:
-        return {}
+        return self.containers.counts()
 
     def router(self) -> Any:
-        from wharfie.api.routes import images, system
+        from wharfie.api.routes import containers, images, system
         from wharfie.api.server import Router
 
         router = Router()
         system.register(router, self)
         images.register(router, self)
+        containers.register(router, self)
         return router
 
     async def run(self) -> None:
@@ -181,6 +187,7 @@ class Daemon:
         report = await asyncio.to_thread(self.images.recover)
         if any(report.values()):
             log.info("recovered the store after an unclean stop: %s", report)
+        await self.containers.recover()
         server = ApiServer(self.router())
         group = _group_id(self.config.group)
         wrote_pidfile = False
@@ -197,6 +204,7 @@ class Daemon:
             await stop.wait()
             log.info("shutting down")
         finally:
+            await self.containers.shutdown()
             await server.close()
             for path in server.unix_paths:  # only the sockets this daemon bound
                 _unlink(path)

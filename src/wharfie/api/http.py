@@ -103,6 +103,15 @@ class Response:
     content_type: str | None = "application/json"
 
 
+@dataclass
+class Hijack:
+    """Take over the connection: `101 UPGRADED` (or a bare 200 for clients that did not ask to
+    upgrade), then `run(reader, writer, early_bytes)` owns the raw socket until it returns."""
+
+    run: Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[None]]
+    content_type: str = "application/vnd.docker.raw-stream"
+
+
 def json_response(obj: Any, status: int = 200) -> Response:
     return Response(status=status, body=json.dumps(obj).encode() + b"\n")
 
@@ -111,7 +120,7 @@ def empty_response(status: int = 204) -> Response:
     return Response(status=status, body=b"", content_type=None)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable["Response | Hijack"]]
 
 
 class Connection:
@@ -165,6 +174,9 @@ class Connection:
             return False  # ConnectionClosed or garbage
         request = Request(self, event)
         response = await self.handler(request)
+        if isinstance(response, Hijack):
+            await self._hijack(request, response)
+            return False
         await self._write_response(request, response)
         if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is h11.MUST_CLOSE:
             return False
@@ -172,6 +184,20 @@ class Connection:
             # The handler ignored the body; drain it so the next request parses.
             await request.drain()
         return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
+
+    async def _hijack(self, request: Request, hijack: Hijack) -> None:
+        await request.drain()
+        upgrade = "upgrade" in request.headers.get("connection", "").lower()
+        head = ("HTTP/1.1 101 UPGRADED\r\n" if upgrade else "HTTP/1.1 200 OK\r\n")
+        head += f"Content-Type: {hijack.content_type}\r\n"
+        if upgrade:
+            head += "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+        for k, v in self.common_headers:
+            head += f"{k}: {v}\r\n"
+        self.writer.write(head.encode() + b"\r\n")
+        await self.writer.drain()
+        early = bytes(self.h11._receive_buffer)  # bytes the client sent right after its request
+        await hijack.run(self.reader, self.writer, early)
 
     async def _write_response(self, request: Request, response: Response) -> None:
         headers = list(self.common_headers) + response.headers
@@ -212,10 +238,13 @@ class Connection:
                 raise ConnectionResetError("client closed the connection")
             sender.result()
         finally:
-            if watcher is not None:
-                watcher.cancel()
-            if not sender.done():
-                sender.cancel()
+            for task in (watcher, sender):
+                if task is not None and not task.done():
+                    task.cancel()
+                    try:
+                        await task  # the reader must be free before the next request reads it
+                    except (asyncio.CancelledError, Exception):
+                        pass
 
     async def _send_all(self, body: AsyncIterator[bytes]) -> None:
         try:

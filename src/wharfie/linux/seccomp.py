@@ -244,6 +244,12 @@ class _ArgCmp(ctypes.Structure):
 _lib: ctypes.CDLL | None = None
 
 
+def preload() -> None:
+    """Load libseccomp now: a container process must do so before pivot_root or setns into the
+    container's mount namespace, where the host's library is no longer visible."""
+    _libseccomp()
+
+
 def _libseccomp() -> ctypes.CDLL:
     global _lib
     if _lib is None:

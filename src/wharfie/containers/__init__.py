@@ -1,0 +1,1 @@
+"""Containers: records, lifecycle, exec, logs, attach."""

@@ -1,0 +1,311 @@
+"""Byte streams of containers: attach, exec, logs.
+
+Attach and exec splice a hijacked client connection to a shim stream: output flows
+shim → client (already framed by the shim), stdin client → shim, and a client half-close
+becomes a half-close towards the shim (the container's stdin ends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import struct
+from collections.abc import AsyncIterator
+from typing import Any
+
+from wharfie.containers.service import ContainerService, StartError
+from wharfie.errors import Conflict, InvalidArgument, NotFound
+from wharfie.runtime import logfile
+
+STREAM_IDS = {"stdout": 1, "stderr": 2}
+
+
+async def splice(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, early: bytes,
+                 shim_r: asyncio.StreamReader, shim_w: asyncio.StreamWriter, stdin: bool) -> None:
+    async def upstream() -> None:
+        if early and stdin:
+            shim_w.write(early)
+        while True:
+            data = await client_r.read(65536)
+            if not data:
+                break
+            if stdin:
+                shim_w.write(data)
+                await shim_w.drain()
+        if stdin and shim_w.can_write_eof():
+            shim_w.write_eof()
+
+    async def downstream() -> None:
+        while True:
+            data = await shim_r.read(65536)
+            if not data:
+                break
+            client_w.write(data)
+            await client_w.drain()
+
+    up = asyncio.ensure_future(upstream())
+    try:
+        await downstream()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        up.cancel()
+        with contextlib.suppress(BaseException):
+            await up
+        for w in (shim_w, client_w):
+            with contextlib.suppress(Exception):
+                w.close()
+
+
+async def attach(svc: ContainerService, ref: str, stdin: bool, stdout: bool, stderr: bool,
+                 client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, early: bytes) -> None:
+    """Attach now if running; before start, queue it so no output is missed."""
+    doc = svc.get(ref)
+    cid = doc["Id"]
+    req = {"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr}
+    done = asyncio.get_running_loop().create_future()
+
+    async def connect() -> None:
+        try:
+            reply, shim_r, shim_w = await svc.shim(cid).stream(req)
+        except NotFound:
+            done.set_result(None)
+            return
+        if "error" in reply:
+            shim_w.close()
+            done.set_result(None)
+            return
+        task = asyncio.ensure_future(splice(client_r, client_w, early, shim_r, shim_w, stdin))
+        task.add_done_callback(lambda _: done.done() or done.set_result(None))
+
+    if doc["State"]["Running"]:
+        await connect()
+    else:
+        svc.pending_attach.setdefault(cid, []).append(connect)
+    try:
+        await done
+    finally:
+        pending = svc.pending_attach.get(cid, [])
+        if connect in pending:
+            pending.remove(connect)
+
+
+# -- exec ------------------------------------------------------------------------------------
+def exec_create(svc: ContainerService, ref: str, body: dict[str, Any]) -> str:
+    doc = svc.get(ref)
+    if not doc["State"]["Running"]:
+        raise Conflict(f"container {doc['Id']} is not running")
+    if doc["State"]["Paused"]:
+        raise Conflict(f"container {doc['Id']} is paused, unpause the container before exec")
+    cmd = body.get("Cmd") or []
+    if not cmd:
+        raise InvalidArgument("No exec command specified")
+    eid = secrets.token_hex(32)
+    svc.execs[eid] = {
+        "ID": eid, "ContainerID": doc["Id"], "Running": False, "ExitCode": None, "Pid": 0,
+        "OpenStdin": bool(body.get("AttachStdin")), "OpenStdout": bool(body.get("AttachStdout")),
+        "OpenStderr": bool(body.get("AttachStderr")), "CanRemove": False, "DetachKeys": "",
+        "ProcessConfig": {"tty": bool(body.get("Tty")), "entrypoint": cmd[0], "arguments": cmd[1:],
+                          "privileged": bool(body.get("Privileged")), "user": body.get("User") or ""},
+        "_body": body, "_started": False,
+    }
+    doc["ExecIDs"] = (doc.get("ExecIDs") or []) + [eid]
+    svc.emit(doc, f"exec_create: {' '.join(cmd)}", execID=eid)
+    return eid
+
+
+def exec_record(svc: ContainerService, eid: str) -> dict[str, Any]:
+    rec = svc.execs.get(eid)
+    if rec is None:
+        raise NotFound(f"No such exec instance: {eid}")
+    return rec
+
+
+def _exec_process(svc: ContainerService, rec: dict[str, Any]) -> dict[str, Any]:
+    """The exec's OCI process: the container's, with the exec's command, env, user, cwd."""
+    import json
+
+    from wharfie.containers.specbuilder import resolve_user
+
+    doc = svc.get(rec["ContainerID"])
+    body = rec["_body"]
+    with open(os.path.join(svc.state_dir(doc["Id"]), "config.json")) as fh:
+        spec = json.load(fh)
+    process = dict(spec["process"])
+    env = list(process.get("env") or [])
+    for e in body.get("Env") or []:
+        k = e.split("=", 1)[0]
+        env = [x for x in env if x.split("=", 1)[0] != k] + [e]
+    process.update(args=list(body["Cmd"]), env=env, terminal=bool(body.get("Tty")),
+                   cwd=body.get("WorkingDir") or process.get("cwd") or "/")
+    if body.get("User"):
+        u = resolve_user(spec["root"]["path"], body["User"])
+        process["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids}
+    if body.get("Privileged"):
+        from wharfie.runtime.spec import _all_caps
+
+        allc = _all_caps()
+        process["capabilities"] = {"bounding": allc, "effective": allc, "permitted": allc}
+    return process
+
+
+async def exec_start(svc: ContainerService, eid: str, detach: bool, tty: bool | None,
+                     client: tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes] | None) -> None:
+    rec = exec_record(svc, eid)
+    if rec["_started"]:
+        raise Conflict(f"Exec command {eid} has already run")
+    doc = svc.get(rec["ContainerID"])
+    if not doc["State"]["Running"]:
+        raise Conflict(f"container {doc['Id']} is not running")
+    rec["_started"] = True
+    process = await asyncio.to_thread(_exec_process, svc, rec)
+    attach = None if detach else {"stdin": rec["OpenStdin"], "stdout": rec["OpenStdout"] or True,
+                                  "stderr": rec["OpenStderr"] or True}
+    req = {"op": "exec", "id": eid, "process": process, "attach": attach}
+    reply, shim_r, shim_w = await svc.shim(doc["Id"]).stream(req)
+    if "error" in reply:
+        shim_w.close()
+        rec.update(Running=False, ExitCode=int(reply.get("exit_code", 126)))
+        msg = f"OCI runtime exec failed: exec failed: unable to start container process: {reply['error']}: unknown"
+        if client is not None:  # like dockerd: the error goes down the stream, as stdout
+            client[1].write(_frame("stdout", msg.encode() + b"\r\n", bool(process.get("terminal"))))
+            await client[1].drain()
+            client[1].close()
+            return
+        raise StartError(msg, rec["ExitCode"])
+    rec.update(Running=True, Pid=int(reply["pid"]))
+    svc.emit(doc, f"exec_start: {' '.join(process['args'])}", execID=eid)
+    if client is None:
+        shim_w.close()
+        return
+    await splice(client[0], client[1], client[2], shim_r, shim_w, rec["OpenStdin"])
+    await refresh_exec(svc, rec)
+
+
+async def refresh_exec(svc: ContainerService, rec: dict[str, Any]) -> None:
+    """Ask the shim (or its leftovers) how an exec is doing."""
+    if not rec["Running"]:
+        return
+    cid = rec["ContainerID"]
+    for _ in range(50):
+        try:
+            state = await svc.shim(cid).request({"op": "exec-state", "id": rec["ID"]}, timeout=5)
+        except (NotFound, OSError, TimeoutError):
+            state = None
+        if state is None:
+            import json
+
+            path = os.path.join(svc.state_dir(cid), f"exec-{rec['ID']}.json")
+            try:
+                with open(path) as fh:
+                    rec.update(Running=False, ExitCode=json.load(fh).get("exit_code"))
+            except (OSError, ValueError):
+                pass
+            return
+        if not state.get("running", True):
+            rec.update(Running=False, ExitCode=state.get("exit_code"))
+            return
+        await asyncio.sleep(0.02)
+
+
+def exec_inspect(rec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rec.items() if not k.startswith("_")}
+
+
+# -- logs ------------------------------------------------------------------------------------
+def _frame(stream: str, data: bytes, tty: bool) -> bytes:
+    if tty:
+        return data
+    return struct.pack(">BxxxI", STREAM_IDS.get(stream, 1), len(data)) + data
+
+
+async def logs(svc: ContainerService, ref: str, *, stdout: bool, stderr: bool, follow: bool,
+               since_ns: int, until_ns: int, tail: str, timestamps: bool) -> AsyncIterator[bytes]:
+    doc = svc.get(ref)
+    tty = bool(doc["Config"].get("Tty"))
+    path = doc["LogPath"]
+    want = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}
+
+    def render(e: logfile.Entry) -> bytes | None:
+        if e.stream not in want or e.time_ns < since_ns or (until_ns and e.time_ns > until_ns):
+            return None
+        data = (e.time.encode() + b" " + e.data) if timestamps else e.data
+        return _frame(e.stream, data, tty)
+
+    entries = await asyncio.to_thread(lambda: list(logfile.read_entries(path)))
+    if tail not in ("", "all"):
+        try:
+            n = int(tail)
+        except ValueError:
+            n = -1
+        if n >= 0:
+            entries = entries[-n:] if n else []
+    for e in entries:
+        out = render(e)
+        if out:
+            yield out
+    if not follow or (until_ns and until_ns < _now_ns()):
+        return
+    async for e in _follow(svc, doc["Id"], path):
+        if until_ns and e.time_ns > until_ns:
+            return
+        out = render(e)
+        if out:
+            yield out
+
+
+def _now_ns() -> int:
+    import time
+
+    return time.time_ns()
+
+
+async def _follow(svc: ContainerService, cid: str, path: str) -> AsyncIterator[logfile.Entry]:
+    """New entries as the shim appends them; survives rotation; ends when the container stops."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        fh = None
+    if fh is not None:
+        fh.seek(0, os.SEEK_END)
+    partial = b""
+    idle_after_stop = 0
+    try:
+        while True:
+            chunk = fh.read() if fh is not None else b""
+            if chunk:
+                partial += chunk
+                *lines, partial = partial.split(b"\n")
+                for line in lines:
+                    entry = logfile.parse_line(line)
+                    if entry is not None:
+                        yield entry
+                continue
+            try:
+                doc = svc.get(cid)
+            except NotFound:
+                return
+            if not doc["State"]["Running"] and not doc["State"]["Restarting"]:
+                idle_after_stop += 1
+                if idle_after_stop > 2:
+                    return
+            if fh is None or _rotated(fh, path):
+                if fh is not None:
+                    fh.close()
+                try:
+                    fh = open(path, "rb")
+                except FileNotFoundError:
+                    fh = None
+            await asyncio.sleep(0.05)
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+def _rotated(fh: Any, path: str) -> bool:
+    try:
+        return os.stat(path).st_ino != os.fstat(fh.fileno()).st_ino
+    except FileNotFoundError:
+        return True

@@ -1,0 +1,1 @@
+"""The container runtime: OCI spec, built-in executor, shim."""

@@ -1,0 +1,545 @@
+"""The per-container supervisor: `python -I -S -m wharfie.runtime.shim STATE_DIR`.
+
+Spawned (never forked) by the daemon in its own session, so it outlives daemon restarts. It
+creates the container's PID namespace and forks the container init (held at a gate until the
+daemon says `start`), owns the container's stdio or pty, writes the json-file log, reaps, and
+records the exit status in STATE_DIR/exit.json. The daemon talks to it over STATE_DIR/shim.sock:
+one JSON request line per connection, one JSON reply line, after which `attach` and `exec`
+connections carry raw stream bytes (docker's 8-byte frames without a TTY, raw with one):
+
+    {"op":"state"}                          → {"pid":N,"status":"created|running|exited",…}
+    {"op":"start"}                          → {"pid":N} or {"error":M,"exit_code":126|127}
+    {"op":"attach","stdin":b,"stdout":b,"stderr":b}   → {"ok":true} then the stream
+    {"op":"wait"}                           → (at exit) {"exit_code":N,"oom_killed":b,…}
+    {"op":"kill","signal":N}                → {"ok":true}
+    {"op":"resize","height":H,"width":W[,"exec":ID]} → {"ok":true}
+    {"op":"exec","id":ID,"process":{…},"attach":{…}|null} → {"pid":N} then the stream
+    {"op":"exec-state","id":ID}             → {"running":b,"exit_code":N|null,"pid":N}
+
+STATE_DIR holds `config.json` (the OCI spec), `shim.json` (log path and options) and what the
+shim writes: `shim.pid`, `exit.json`, `exec-<id>.json`. Only the standard library and our own
+small modules are imported, so an idle shim stays a few MB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+from typing import Any
+
+from wharfie.runtime.logfile import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, LogWriter, rfc3339nano
+
+READ = 64 * 1024
+STREAM_IDS = {"stdout": 1, "stderr": 2}
+
+
+def write_json_atomic(path: str, obj: Any) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Client:
+    """One connection from the daemon."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+        self.mode = "request"          # request → attach | wait | exec | done
+        self.want: set[str] = set()    # streams an attached client receives
+        self.stdin_target: Process | None = None
+        self.process: Process | None = None  # for exec streams
+        self.tty = False
+
+    def send(self, data: bytes) -> bool:
+        try:
+            self.sock.setblocking(True)
+            self.sock.sendall(data)
+            return True
+        except OSError:
+            return False
+
+    def reply(self, obj: dict[str, Any]) -> bool:
+        return self.send(json.dumps(obj).encode() + b"\n")
+
+
+class Process:
+    """The container init or one exec: its pid, stdio fds and attached clients."""
+
+    def __init__(self, pid: int, tty: bool, out_fds: dict[int, str], stdin_fd: int | None,
+                 master: int | None, exec_id: str | None = None) -> None:
+        self.pid, self.tty, self.out_fds, self.stdin_fd = pid, tty, out_fds, stdin_fd
+        self.master, self.exec_id = master, exec_id
+        self.clients: list[Client] = []
+        self.exit_status: int | None = None
+        self.open_outputs = len(out_fds)
+
+    def frame(self, stream: str, data: bytes) -> bytes:
+        if self.tty:
+            return data
+        return struct.pack(">BxxxI", STREAM_IDS[stream], len(data)) + data
+
+
+class Shim:
+    def __init__(self, state_dir: str) -> None:
+        self.dir = state_dir
+        with open(os.path.join(state_dir, "config.json")) as fh:
+            self.spec: dict[str, Any] = json.load(fh)
+        with open(os.path.join(state_dir, "shim.json")) as fh:
+            self.opts: dict[str, Any] = json.load(fh)
+        self.sel = selectors.DefaultSelector()
+        self.init: Process | None = None
+        self.execs: dict[str, Process] = {}
+        self.by_pid: dict[int, Process] = {}
+        self.waiters: list[Client] = []
+        self.pending_start: list[Client] = []
+        self.status = "created"
+        self.log = LogWriter(self.opts["log_path"], int(self.opts.get("max_size", DEFAULT_MAX_SIZE)),
+                             int(self.opts.get("max_file", DEFAULT_MAX_FILE)))
+        self.cgroup: Any = None
+        self.exit_info: dict[str, Any] | None = None
+        self.go_w = self.err_r = -1
+        self.start_error = ""
+        self.exit_deadline: float | None = None
+
+    # -- setup ---------------------------------------------------------------------------
+    def prepare(self) -> int:
+        """Fork the container init, parked at the start gate; returns its (host) pid."""
+        from wharfie.linux import ns
+
+        process = self.spec["process"]
+        tty = bool(process.get("terminal"))
+        ns.unshare(ns.CLONE_NEWPID)  # our next child is PID 1 of a new namespace
+        go_r, self.go_w = os.pipe()
+        self.err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        child_stdio, mine, master, tty_slave = self._stdio(tty)
+        pid = os.fork()
+        if pid == 0:  # the container
+            from wharfie.runtime import init
+
+            os.close(self.go_w)
+            os.close(self.err_r)
+            init.run(self.spec, child_stdio, tty_slave, go_r, err_w)
+        os.close(go_r)
+        os.close(err_w)
+        for fd in child_stdio + ((tty_slave,) if tty_slave is not None else ()):
+            if fd is not None and fd not in mine.values() and fd > 2:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        out_fds = {mine["stdout"]: "stdout", **({mine["stderr"]: "stderr"} if "stderr" in mine else {})}
+        self.init = Process(pid, tty, out_fds, mine.get("stdin"), master)
+        self.by_pid[pid] = self.init
+        self._join_cgroup(pid)
+        return pid
+
+    def _stdio(self, tty: bool) -> tuple[tuple[int, int, int], dict[str, int], int | None, int | None]:
+        """(child's stdin/out/err, our ends, pty master, pty slave)."""
+        open_stdin = bool(self.opts.get("open_stdin"))
+        if tty:
+            import pty
+
+            master, slave = pty.openpty()
+            _set_winsize(master, self.opts.get("console_size"))
+            mine = {"stdout": master}
+            if open_stdin:
+                mine["stdin"] = master
+            return (slave, slave, slave), mine, master, slave
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        if open_stdin:
+            in_r, in_w = os.pipe()
+        else:
+            in_r, in_w = os.open(os.devnull, os.O_RDONLY), None
+        mine = {"stdout": out_r, "stderr": err_r}
+        if in_w is not None:
+            mine["stdin"] = in_w
+        return (in_r, out_w, err_w), mine, None, None
+
+    def _join_cgroup(self, pid: int) -> None:
+        path = self.spec["linux"].get("cgroupsPath")
+        if not path:
+            return
+        from wharfie.linux import cgroups
+
+        self.cgroup = cgroups.Cgroup.create(path.strip("/"))
+        self.cgroup.apply(self.spec["linux"].get("resources") or {})
+        self.cgroup.add(pid)
+
+    # -- main loop -----------------------------------------------------------------------
+    def serve(self, listener: socket.socket) -> None:
+        rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wfd)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.sel.register(rfd, selectors.EVENT_READ, ("signal", rfd))
+        self.sel.register(listener, selectors.EVENT_READ, ("accept", listener))
+        assert self.init is not None
+        while True:
+            timeout = None if self.exit_deadline is None else max(0.0, self.exit_deadline - time.monotonic())
+            for key, _ in self.sel.select(timeout):
+                kind, obj = key.data
+                getattr(self, f"_on_{kind}")(obj)
+            self._reap()
+            if self.exit_info is not None and self._finished():
+                return
+
+    def _finished(self) -> bool:
+        """Exit once the init is gone and nobody still needs us (or after a grace period)."""
+        busy = any(c.mode in ("attach", "exec") for p in self.by_pid.values() for c in p.clients)
+        return not busy or (self.exit_deadline is not None and time.monotonic() >= self.exit_deadline)
+
+    def _on_signal(self, fd: int) -> None:
+        try:
+            os.read(fd, 512)
+        except BlockingIOError:
+            pass
+
+    def _on_accept(self, listener: socket.socket) -> None:
+        sock, _ = listener.accept()
+        sock.setblocking(False)
+        self.sel.register(sock, selectors.EVENT_READ, ("client", Client(sock)))
+
+    def _on_client(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(READ)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if client.mode == "request":
+            if not data:
+                return self._drop(client)
+            client.buf += data
+            if b"\n" not in client.buf:
+                if len(client.buf) > 1 << 20:
+                    self._drop(client)
+                return
+            line, _, rest = client.buf.partition(b"\n")
+            client.buf = b""
+            try:
+                req = json.loads(line)
+                self._dispatch(client, req)
+            except Exception as e:  # a bad request must not kill the container's supervisor
+                client.reply({"error": f"{type(e).__name__}: {e}"})
+                self._drop(client)
+                return
+            if rest and client.stdin_target is not None:
+                self._stdin(client, rest)
+            return
+        if client.stdin_target is not None:
+            self._stdin(client, data)
+        elif not data:
+            self._drop(client)
+
+    def _stdin(self, client: Client, data: bytes) -> None:
+        target = client.stdin_target
+        assert target is not None
+        if target.stdin_fd is None:
+            return
+        if not data:  # the client half-closed: its stdin ended
+            client.stdin_target = None
+            if target.tty:
+                return  # a pty has no EOF to pass; the shell exits on its own (ctrl-d)
+            try:
+                os.close(target.stdin_fd)
+            except OSError:
+                pass
+            target.stdin_fd = None
+            if client.mode == "request":
+                self._drop(client)
+            return
+        try:
+            os.set_blocking(target.stdin_fd, True)
+            os.write(target.stdin_fd, data)
+        except OSError:
+            pass
+
+    def _drop(self, client: Client) -> None:
+        try:
+            self.sel.unregister(client.sock)
+        except (KeyError, ValueError):
+            pass
+        client.sock.close()
+        client.mode = "done"
+        for p in self.by_pid.values():
+            if client in p.clients:
+                p.clients.remove(client)
+        if client in self.waiters:
+            self.waiters.remove(client)
+
+    # -- requests ------------------------------------------------------------------------
+    def _dispatch(self, client: Client, req: dict[str, Any]) -> None:
+        op = req.get("op")
+        assert self.init is not None
+        if op == "state":
+            client.reply(self._state())
+        elif op == "start":
+            self._start(client)
+        elif op == "attach":
+            self._attach(client, self.init, req)
+        elif op == "wait":
+            if self.exit_info is not None:
+                client.reply(self.exit_info)
+                self._drop(client)
+            else:
+                client.mode = "wait"
+                self.waiters.append(client)
+        elif op == "kill":
+            self._kill(int(req.get("signal", signal.SIGKILL)), bool(req.get("all")))
+            client.reply({"ok": True})
+        elif op == "resize":
+            proc = self.execs.get(req["exec"]) if req.get("exec") else self.init
+            if proc is not None and proc.master is not None:
+                _set_winsize(proc.master, [req.get("height", 0), req.get("width", 0)])
+            client.reply({"ok": True})
+        elif op == "exec":
+            self._exec(client, req)
+        elif op == "exec-state":
+            proc = self.execs.get(req.get("id", ""))
+            if proc is None:
+                client.reply({"error": "no such exec"})
+            else:
+                client.reply({"running": proc.exit_status is None, "pid": proc.pid,
+                              "exit_code": proc.exit_status})
+        else:
+            client.reply({"error": f"unknown op {op!r}"})
+        if client.mode == "request" and client.stdin_target is None:
+            self._drop(client)
+
+    def _state(self) -> dict[str, Any]:
+        assert self.init is not None
+        return {"pid": self.init.pid, "status": self.status, "exit": self.exit_info,
+                "start_error": self.start_error}
+
+    def _start(self, client: Client) -> None:
+        assert self.init is not None
+        if self.status != "created":
+            client.reply({"pid": self.init.pid} if not self.start_error else
+                         {"error": self.start_error, "exit_code": 127})
+            return
+        for fd in self.init.out_fds:
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, ("output", (self.init, fd)))
+        os.write(self.go_w, b"G")
+        os.close(self.go_w)
+        err = b""
+        while chunk := os.read(self.err_r, 4096):  # closes empty on a successful exec
+            err += chunk
+        os.close(self.err_r)
+        if err:
+            self.start_error = err.decode(errors="replace")
+            self.status = "exited"
+            code = _code_for(self.start_error)
+            client.reply({"error": self.start_error, "exit_code": code})
+            for fd in list(self.init.out_fds):  # nothing will ever be written: end the streams
+                self.sel.unregister(fd)
+                os.close(fd)
+            self.init.open_outputs = 0
+            self.init.exit_status = code
+            self._close_streams(self.init)
+            return
+        self.status = "running"
+        write_json_atomic(os.path.join(self.dir, "state.json"),
+                          {"pid": self.init.pid, "started_at": rfc3339nano(time.time_ns())})
+        client.reply({"pid": self.init.pid})
+
+    def _attach(self, client: Client, proc: Process, req: dict[str, Any], reply: bool = True) -> None:
+        client.want = {s for s in ("stdout", "stderr") if req.get(s)}
+        client.tty = proc.tty
+        if proc.tty and "stdout" in client.want:
+            client.want.add("stderr")
+        if req.get("stdin") and proc.stdin_fd is not None:
+            client.stdin_target = proc
+        if reply:
+            client.reply({"ok": True})
+        if proc.exit_status is not None and proc.open_outputs == 0:
+            self._drop(client)  # nothing more will ever come
+            return
+        client.mode = "attach"
+        proc.clients.append(client)
+
+    def _kill(self, sig: int, all_procs: bool) -> None:
+        assert self.init is not None
+        if self.exit_info is not None:
+            return
+        try:
+            os.kill(self.init.pid, sig)
+        except ProcessLookupError:
+            pass
+        if all_procs and self.cgroup is not None:
+            self.cgroup.kill_all(sig)
+
+    def _exec(self, client: Client, req: dict[str, Any]) -> None:
+        from wharfie.runtime import execproc
+
+        assert self.init is not None
+        if self.status != "running":
+            client.reply({"error": f"container is not running ({self.status})"})
+            return
+        attach = req.get("attach")
+        proc = execproc.spawn(self.init.pid, req["process"], self.spec, attach is not None, self.cgroup)
+        proc_obj = Process(proc.pid, proc.tty, proc.out_fds, proc.stdin_fd, proc.master, req["id"])
+        if proc.error:
+            client.reply({"error": proc.error, "exit_code": _code_for(proc.error)})
+            write_json_atomic(os.path.join(self.dir, f"exec-{req['id']}.json"),
+                              {"exit_code": _code_for(proc.error), "error": proc.error})
+            return
+        self.execs[req["id"]] = proc_obj
+        self.by_pid[proc.pid] = proc_obj
+        for fd in proc.out_fds:
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, ("output", (proc_obj, fd)))
+        client.reply({"pid": proc.pid})
+        if attach is not None:
+            self._attach(client, proc_obj, attach, reply=False)
+
+    # -- output and exits ----------------------------------------------------------------
+    def _on_output(self, item: tuple[Process, int]) -> None:
+        proc, fd = item
+        try:
+            data = os.read(fd, READ)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""  # EIO: the pty's other side is gone
+        stream = proc.out_fds[fd]
+        if not data:
+            self.sel.unregister(fd)
+            if fd != proc.stdin_fd:
+                os.close(fd)
+            proc.open_outputs -= 1
+            if proc.open_outputs == 0:
+                self._outputs_done(proc)
+            return
+        if proc is self.init:
+            self.log.write(stream, data)
+        framed = proc.frame(stream, data)
+        for c in list(proc.clients):
+            if stream in c.want and not c.send(framed):
+                self._drop(c)
+
+    def _outputs_done(self, proc: Process) -> None:
+        if proc is self.init:
+            self.log.flush_partial()
+        if proc.exit_status is not None:
+            self._close_streams(proc)
+
+    def _close_streams(self, proc: Process) -> None:
+        for c in list(proc.clients):
+            try:
+                c.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            self._drop(c)
+        if proc is self.init:
+            self._finish_init()
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            proc = self.by_pid.get(pid)
+            if proc is None:
+                continue
+            proc.exit_status = os.waitstatus_to_exitcode(status)
+            if proc.exit_status < 0:
+                proc.exit_status = 128 - proc.exit_status  # killed by signal N → 128+N
+            if proc.exec_id is not None:
+                write_json_atomic(os.path.join(self.dir, f"exec-{proc.exec_id}.json"),
+                                  {"exit_code": proc.exit_status})
+            if proc.open_outputs == 0:
+                self._close_streams(proc)
+            elif proc is self.init and proc.master is not None:
+                pass  # the pty drains to EIO next
+            if proc is self.init:
+                self.status = "exited"
+
+    def _finish_init(self) -> None:
+        assert self.init is not None and self.init.exit_status is not None
+        if self.exit_info is not None:
+            return
+        oom = False
+        if self.cgroup is not None:
+            try:
+                oom = self.cgroup.oom_killed()
+            except OSError:
+                pass
+        self.exit_info = {"exit_code": self.init.exit_status, "oom_killed": oom,
+                          "finished_at": rfc3339nano(time.time_ns())}
+        self.log.close()
+        try:
+            write_json_atomic(os.path.join(self.dir, "exit.json"), self.exit_info)
+        except FileNotFoundError:
+            pass  # the daemon already cleaned up (it learned the exit from us)
+        for w in list(self.waiters):
+            w.reply(self.exit_info)
+            self._drop(w)
+        self.exit_deadline = time.monotonic() + 2.0  # let exec/attach readers finish
+
+
+def _code_for(message: str) -> int:
+    return 127 if ("not found" in message or "no such file" in message) else 126
+
+
+def _set_winsize(fd: int, size: Any) -> None:
+    if not size or not size[0] or not size[1]:
+        return
+    import fcntl
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", int(size[0]), int(size[1]), 0, 0))
+
+
+def main(argv: list[str]) -> int:
+    state_dir = argv[0]
+    shim = Shim(state_dir)
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
+    sock_path = os.path.join(state_dir, "shim.sock")
+    if os.path.exists(sock_path):
+        os.unlink(sock_path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    listener.bind(sock_path)
+    os.umask(old)
+    listener.listen(64)
+    listener.setblocking(False)
+    # The daemon reads our first line on the pipe whose fd number it passed us.
+    report = os.fdopen(int(argv[1]), "w") if len(argv) > 1 else None
+    try:
+        pid = shim.prepare()
+    except Exception as e:
+        if report:
+            report.write(json.dumps({"error": f"{type(e).__name__}: {e}"}) + "\n")
+            report.close()
+        return 1
+    with open(os.path.join(state_dir, "shim.pid"), "w") as fh:
+        fh.write(str(os.getpid()))
+    if report:
+        report.write(json.dumps({"pid": pid, "shim_pid": os.getpid()}) + "\n")
+        report.close()
+    shim.serve(listener)
+    listener.close()
+    try:
+        os.unlink(sock_path)
+    except FileNotFoundError:
+        pass  # the daemon already cleaned up our state dir
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,97 @@
+"""The daemon's side of the shim protocol (see `wharfie.runtime.shim`), on asyncio.
+
+`spawn_shim` starts a shim for a prepared state dir and waits for its first report line;
+`ShimClient` sends one request per connection, and `stream` turns a connection into the
+raw attach/exec byte stream after the reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import wharfie
+from wharfie.errors import NotFound, WharfieError
+
+SRC = str(Path(wharfie.__file__).resolve().parent.parent)
+# -I: ignore the environment; -S: no site (a shim needs only the stdlib and wharfie).
+SHIM_BOOT = ("import sys; sys.path[:0] = [{src!r}]; "
+             "from wharfie.runtime.shim import main; sys.exit(main(sys.argv[1:]))")
+
+
+class ShimError(WharfieError):
+    def __init__(self, message: str, exit_code: int = 126) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+async def spawn_shim(state_dir: str) -> dict[str, Any]:
+    """Start a shim in its own session; returns its report ({"pid", "shim_pid"})."""
+    r, w = os.pipe()
+    os.set_inheritable(w, True)
+    errlog = open(os.path.join(state_dir, "shim.log"), "ab")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-I", "-S", "-c", SHIM_BOOT.format(src=SRC), state_dir, str(w),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=errlog,
+            pass_fds=(w,), start_new_session=True)
+    finally:
+        errlog.close()
+        os.close(w)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(r, "rb"))
+    try:
+        line = await asyncio.wait_for(reader.readline(), 30)
+    finally:
+        transport.close()
+    asyncio.ensure_future(proc.wait())  # reap it if it dies before the daemon does
+    if not line:
+        log = Path(state_dir, "shim.log").read_text(errors="replace")[-2000:]
+        raise ShimError(f"container shim failed to start: {log.strip() or 'no output'}")
+    report: dict[str, Any] = json.loads(line)
+    if "error" in report:
+        raise ShimError(f"failed to create task for container: {report['error']}")
+    return report
+
+
+class ShimClient:
+    def __init__(self, state_dir: str) -> None:
+        self.sock_path = os.path.join(state_dir, "shim.sock")
+
+    def alive(self) -> bool:
+        return os.path.exists(self.sock_path)
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.open_unix_connection(self.sock_path, limit=1 << 20)
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            raise NotFound("container shim is gone") from e
+
+    async def request(self, req: dict[str, Any], timeout: float | None = 30) -> dict[str, Any]:
+        reader, writer = await self.connect()
+        try:
+            writer.write(json.dumps(req).encode() + b"\n")
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), timeout)
+        finally:
+            writer.close()
+        if not line:
+            raise NotFound("container shim closed the connection")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    async def stream(self, req: dict[str, Any]) -> tuple[dict[str, Any], asyncio.StreamReader, asyncio.StreamWriter]:
+        """Send a request whose reply is followed by raw stream bytes on the same connection."""
+        reader, writer = await self.connect()
+        writer.write(json.dumps(req).encode() + b"\n")
+        await writer.drain()
+        line = await reader.readline()
+        if not line:
+            writer.close()
+            raise NotFound("container shim closed the connection")
+        return json.loads(line), reader, writer

@@ -1,0 +1,1 @@
+"""Named volumes, bind mounts and tmpfs for containers."""
