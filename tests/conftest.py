@@ -40,7 +40,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WharfieDaemon]:
     try:
         yield d
     finally:
-        d.stop()
+        d.cleanup()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from support.daemon import WharfieDaemon
 def fresh(tmp_path: Path):  # type: ignore[no-untyped-def]
     d = WharfieDaemon(tmp_path)
     yield d
-    d.stop()
+    d.cleanup()
 
 
 def test_sigterm_is_a_clean_shutdown(fresh: WharfieDaemon) -> None:

@@ -93,6 +93,30 @@ class WharfieDaemon:
         except OSError:
             return False
 
+    def cleanup(self) -> None:
+        """Remove every container (live restore would keep them running past the daemon), then
+        make sure no shim, process or mount of ours survives."""
+        if self.proc is not None and self.ping():
+            ids = self.docker("ps", "-aq").out.split()
+            if ids:
+                self.docker("rm", "-f", *ids)
+        self.stop()
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if str(self.exec_root).encode() in cmdline:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        mounts = [line.split()[4] for line in open("/proc/self/mountinfo")]
+        for m in sorted((m for m in mounts if m.startswith(str(self.base))), key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
         if self.proc is None:
             return None

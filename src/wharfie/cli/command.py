@@ -64,22 +64,39 @@ _BOOL_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
 class Flag:
-    """One flag. ``kind`` is bool | string | int | list | filter | strings."""
+    """One flag. ``kind`` is bool | string | int | list | filter | strings | value.
 
-    __slots__ = ("name", "short", "kind", "help", "default", "hidden")
+    pflag's custom ``Value`` types are modelled with ``convert`` (validates and
+    converts one argument; raise ``ValueError(reason)`` to reject it) and ``metavar``
+    (the type name shown in help: ``bytes``, ``decimal``, ``map``...). ``list``
+    flags append each converted value; ``value`` flags store the last one.
+    ``default_text`` is shown as ``(default …)`` verbatim; ``dest_name`` lets two
+    flags share one destination (``--net``/``--network``); ``deprecated`` makes
+    use of the flag print pflag's deprecation notice.
+    """
+
+    __slots__ = ("name", "short", "kind", "help", "default", "hidden", "convert", "metavar",
+                 "default_text", "dest_name", "deprecated")
 
     def __init__(self, name: str, short: str = "", kind: str = "bool", help: str = "",
-                 default: Any = None, hidden: bool = False) -> None:
+                 default: Any = None, hidden: bool = False,
+                 convert: Callable[[str], Any] | None = None, metavar: str | None = None,
+                 default_text: str = "", dest_name: str = "", deprecated: str = "") -> None:
         self.name = name
         self.short = short
         self.kind = kind
         self.help = help
         self.default = default
         self.hidden = hidden
+        self.convert = convert
+        self.metavar = metavar
+        self.default_text = default_text
+        self.dest_name = dest_name
+        self.deprecated = deprecated
 
     @property
     def dest(self) -> str:
-        return self.name.replace("-", "_")
+        return (self.dest_name or self.name).replace("-", "_")
 
     def initial(self) -> Any:
         if self.kind in ("list", "strings"):
@@ -97,8 +114,10 @@ class Flag:
 
     @property
     def varname(self) -> str:
+        if self.metavar is not None:
+            return self.metavar
         return {"bool": "", "string": "string", "int": "int", "list": "list",
-                "filter": "filter", "strings": "strings"}[self.kind]
+                "filter": "filter", "strings": "strings", "value": "value"}[self.kind]
 
 
 class Options:
@@ -106,6 +125,7 @@ class Options:
 
     def __init__(self) -> None:
         self.changed: set[str] = set()
+        self.deprecations: list[str] = []
 
     def __getattr__(self, name: str) -> Any:  # for mypy: dynamic attributes
         raise AttributeError(name)
@@ -122,6 +142,17 @@ class _FlagError(CLIError):
 
 def _set_flag(opts: Options, flag: Flag, value: str) -> None:
     dest = flag.dest
+    if flag.convert is not None and flag.kind in ("list", "value", "string"):
+        try:
+            converted = flag.convert(value)
+        except ValueError as e:
+            raise _invalid(flag, value, str(e)) from None
+        if flag.kind == "list":
+            getattr(opts, dest).append(converted)
+        else:
+            setattr(opts, dest, converted)
+        opts.changed.add(flag.name)
+        return
     if flag.kind == "bool":
         if value in _BOOL_TRUE:
             setattr(opts, dest, True)
@@ -160,6 +191,8 @@ def parse_flags(
     by_name = {f.name: f for f in flags}
     by_short = {f.short: f for f in flags if f.short}
     for f in flags:
+        if f.dest_name and hasattr(opts, f.dest):
+            continue
         setattr(opts, f.dest, f.initial())
     positional: list[str] = []
     args = list(argv)
@@ -183,6 +216,9 @@ def parse_flags(
                 if name == "help":
                     raise ShowHelp()
                 raise _FlagError(f"unknown flag: --{name}")
+            if flag.deprecated:
+                opts.deprecations.append(
+                    f"Flag --{flag.name} has been deprecated, {flag.deprecated}")
             if eq:
                 _set_flag(opts, flag, value)
             elif flag.kind == "bool":
@@ -260,14 +296,17 @@ def _wrap(i: int, w: int, s: str) -> str:
 def flag_usages(flags: Sequence[Flag], cols: int = 80) -> str:
     lines = []
     maxlen = 0
-    for f in sorted((f for f in flags if not f.hidden), key=lambda f: f.name):
+    for f in sorted((f for f in flags if not f.hidden and not f.deprecated),
+                    key=lambda f: f.name):
         line = f"  -{f.short}, --{f.name}" if f.short else f"      --{f.name}"
         if f.varname:
             line += " " + f.varname
         line += "\x00"
         maxlen = max(maxlen, len(line))
         line += f.help
-        if f.kind == "bool" and f.default:
+        if f.default_text:
+            line += f" (default {f.default_text})"
+        elif f.kind == "bool" and f.default:
             line += " (default true)"
         elif f.kind == "string" and f.default:
             line += f' (default "{f.default}")'
@@ -311,8 +350,10 @@ class Command:
         args: tuple[str, int] = ("any", 0),
         interspersed: bool = True,
         path: str = "",
+        long: str = "",
     ) -> None:
         self.use = use
+        self.long = long
         self.short = short
         self.run = run
         self.flags = flags or []
@@ -330,10 +371,10 @@ class Command:
         return f"{self.path} {rest}".rstrip()
 
     def help_text(self) -> str:
-        out = [f"Usage:  {self.use_line()}", "", self.short, ""]
+        out = [f"Usage:  {self.use_line()}", "", self.long or self.short, ""]
         if self.aliases:
             out += ["Aliases:", "  " + self.aliases, ""]
-        visible = [f for f in self.flags if not f.hidden]
+        visible = [f for f in self.flags if not f.hidden and not f.deprecated]
         if visible:
             out += ["Options:", flag_usages(visible, terminal_width() - 1).rstrip("\n"), ""]
         return "\n".join(out)
@@ -380,6 +421,11 @@ class Command:
                 125,
                 f"{e}\n\nUsage:  {self.use_line()}\n\nRun '{self.path} --help' for more information",
             ) from None
+        if getattr(opts, "help", False) is True:
+            cli.out.write(self.help_text())
+            return 0
+        for notice in opts.deprecations:
+            cli.err.write(notice + "\n")
         self.check_args(args)
         rc = self.run(cli, opts, args)
         return rc or 0

@@ -15,6 +15,10 @@ from typing import IO, Any
 from wharfie import API_VERSION, __version__
 from wharfie.client.errors import APIError, ConnectionFailed
 from wharfie.client.transport import HostAddress
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from wharfie.client.hijack import HijackedConnection
 from wharfie.errors import WharfieError
 
 #: API version assumed when a daemon's ping carries no ``Api-Version`` header.
@@ -239,14 +243,70 @@ class APIClient:
             url += "?" + query
         hdrs = dict(headers or {})
         if json_body is not None:
-            import json
+            from wharfie.client.jsonutil import go_json_compact
 
-            body = json.dumps(json_body).encode()
+            # json.NewEncoder: compact, HTML-escaped, newline-terminated
+            body = (go_json_compact(json_body) + "\n").encode()
             hdrs.setdefault("Content-Type", "application/json")
         resp = self._open(method, url, body=body, headers=hdrs)
         if resp.status >= 400:
             raise self._error(resp)
         return resp
+
+    def hijack(
+        self,
+        path: str,
+        params: Mapping[str, QueryValue] | None = None,
+        *,
+        json_body: Any = None,
+        content_type: str = "text/plain",
+    ) -> HijackedConnection:
+        """``POST`` with ``Upgrade: tcp``; returns the raw connection after a ``101``."""
+        import socket
+
+        from wharfie.client.hijack import HijackedConnection, build_request, read_response_head
+
+        self.negotiate()
+        url = f"/v{self.version}{escape_path(path)}"
+        query = encode_query(params)
+        if query:
+            url += "?" + query
+        body = b""
+        if json_body is not None:
+            from wharfie.client.jsonutil import go_json_compact
+
+            body = (go_json_compact(json_body) + "\n").encode()
+        headers = {
+            "Host": self.address.host_header,
+            "User-Agent": USER_AGENT,
+            "Connection": "Upgrade",
+            "Content-Type": content_type,
+            "Upgrade": "tcp",
+        }
+        try:
+            sock = self.address.dial()
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            raise ConnectionFailed(self.host) from e
+        except OSError as e:
+            if isinstance(e, socket.gaierror) or self.address.proto == "tcp":
+                raise ConnectionFailed(self.host) from e
+            raise WharfieError(f"error during connect: {e}") from e
+        try:
+            sock.sendall(build_request("POST", url, headers, body))
+            status, resp_headers, rest = read_response_head(sock)
+        except OSError as e:
+            sock.close()
+            raise WharfieError(f"error during connect: {e}") from e
+        except BaseException:
+            sock.close()
+            raise
+        if status != 101:
+            sock.close()
+            raise WharfieError(f"unable to upgrade to tcp, received {status}")
+        media_type = resp_headers.get("content-type", "")
+        if version_less(self.version, "1.42"):
+            media_type = ""
+        return HijackedConnection(sock, rest, media_type)
 
     def _error(self, resp: Response) -> APIError:
         status = resp.status
@@ -403,3 +463,212 @@ class APIClient:
 
     def plugin_inspect_raw(self, name: str) -> bytes:
         return self.get_raw(f"/plugins/{name}/json")
+
+    # containers -----------------------------------------------------------------
+    def container_create(
+        self, body: Any, name: str = "", platform: str = ""
+    ) -> Any:
+        params: dict[str, QueryValue] = {}
+        if platform:
+            params["platform"] = platform
+        if name:
+            params["name"] = name
+        return self.request("POST", "/containers/create", params, json_body=body).json()
+
+    def containers(
+        self, all: bool = False, limit: int = -1, size: bool = False,
+        filters: Mapping[str, Iterable[str]] | None = None,
+    ) -> Any:
+        params: dict[str, QueryValue] = {}
+        if all:
+            params["all"] = "1"
+        if limit > 0:
+            params["limit"] = str(limit)
+        if size:
+            params["size"] = "1"
+        if filters:
+            params["filters"] = filters_json(filters)
+        return self.get_json("/containers/json", params)
+
+    def container_inspect(self, name: str, size: bool = False) -> Any:
+        import json
+
+        return json.loads(self.container_inspect_raw(name, size))
+
+    def _post_empty(self, path: str, params: Mapping[str, QueryValue] | None = None) -> None:
+        self.request("POST", path, params).read()
+
+    def container_start(self, name: str) -> None:
+        self._post_empty(f"/containers/{name}/start")
+
+    def container_stop(self, name: str, timeout: int | None = None, signal: str = "") -> None:
+        params: dict[str, QueryValue] = {}
+        if timeout is not None:
+            params["t"] = str(timeout)
+        if signal and not version_less(self.version, "1.42"):
+            params["signal"] = signal
+        self._post_empty(f"/containers/{name}/stop", params)
+
+    def container_restart(self, name: str, timeout: int | None = None, signal: str = "") -> None:
+        params: dict[str, QueryValue] = {}
+        if timeout is not None:
+            params["t"] = str(timeout)
+        if signal and not version_less(self.version, "1.42"):
+            params["signal"] = signal
+        self._post_empty(f"/containers/{name}/restart", params)
+
+    def container_kill(self, name: str, signal: str = "") -> None:
+        self._post_empty(f"/containers/{name}/kill", {"signal": signal or None})
+
+    def container_pause(self, name: str) -> None:
+        self._post_empty(f"/containers/{name}/pause")
+
+    def container_unpause(self, name: str) -> None:
+        self._post_empty(f"/containers/{name}/unpause")
+
+    def container_rename(self, name: str, new_name: str) -> None:
+        self._post_empty(f"/containers/{name}/rename", {"name": new_name})
+
+    def container_remove(
+        self, name: str, force: bool = False, volumes: bool = False, link: bool = False
+    ) -> None:
+        params: dict[str, QueryValue] = {}
+        if volumes:
+            params["v"] = "1"
+        if link:
+            params["link"] = "1"
+        if force:
+            params["force"] = "1"
+        self.request("DELETE", f"/containers/{name}", params).read()
+
+    def container_wait(self, name: str, condition: str = "") -> Response:
+        """``POST /wait``: returns once the headers arrived; the body is the result."""
+        return self.request(
+            "POST", f"/containers/{name}/wait", {"condition": condition or None}
+        )
+
+    def container_resize(self, name: str, height: int, width: int, exec_: bool = False) -> None:
+        base = "/exec/" if exec_ else "/containers/"
+        self._post_empty(f"{base}{name}/resize", {"h": str(height), "w": str(width)})
+
+    def container_attach(
+        self, name: str, stdin: bool, stdout: bool, stderr: bool, detach_keys: str = "",
+        logs: bool = False,
+    ) -> HijackedConnection:
+        params: dict[str, QueryValue] = {"stream": "1"}
+        if stdin:
+            params["stdin"] = "1"
+        if stdout:
+            params["stdout"] = "1"
+        if stderr:
+            params["stderr"] = "1"
+        if detach_keys:
+            params["detachKeys"] = detach_keys
+        if logs:
+            params["logs"] = "1"
+        return self.hijack(f"/containers/{name}/attach", params)
+
+    def container_logs(self, name: str, params: Mapping[str, QueryValue]) -> Response:
+        return self.request("GET", f"/containers/{name}/logs", params)
+
+    def container_top(self, name: str, ps_args: Sequence[str] = ()) -> Any:
+        params: dict[str, QueryValue] = {}
+        if ps_args:
+            params["ps_args"] = " ".join(ps_args)
+        return self.get_json(f"/containers/{name}/top", params)
+
+    def container_stats(self, name: str, stream: bool) -> Response:
+        return self.request(
+            "GET", f"/containers/{name}/stats", {"stream": "1" if stream else "0"}
+        )
+
+    def container_update(self, name: str, body: Any) -> Any:
+        return self.request("POST", f"/containers/{name}/update", json_body=body).json()
+
+    def containers_prune(self, filters: Mapping[str, Iterable[str]] | None = None) -> Any:
+        params: dict[str, QueryValue] = {}
+        if filters:
+            params["filters"] = filters_json(filters)
+        return self.request("POST", "/containers/prune", params).json()
+
+    # archives (docker cp) ---------------------------------------------------------
+    @staticmethod
+    def _path_stat(resp: Response) -> Any:
+        import base64
+        import json
+
+        encoded = resp.headers.get("X-Docker-Container-Path-Stat") or ""
+        try:
+            return json.loads(base64.b64decode(encoded.encode(), validate=False) or b"null")
+        except ValueError as e:
+            raise WharfieError(f"unable to decode container path stat header: {e}") from None
+
+    def container_stat_path(self, name: str, path: str) -> Any:
+        resp = self.request("HEAD", f"/containers/{name}/archive", {"path": path})
+        resp.close()
+        return self._path_stat(resp)
+
+    def container_get_archive(self, name: str, path: str) -> tuple[Response, Any]:
+        resp = self.request("GET", f"/containers/{name}/archive", {"path": path})
+        try:
+            stat = self._path_stat(resp)
+        except WharfieError as e:
+            resp.close()
+            raise WharfieError(f"unable to get resource stat from response: {e}") from None
+        return resp, stat
+
+    def container_put_archive(
+        self, name: str, path: str, data: IO[bytes] | Iterable[bytes], copy_uid_gid: bool = False
+    ) -> None:
+        params: dict[str, QueryValue] = {"noOverwriteDirNonDir": "true", "path": path}
+        if copy_uid_gid:
+            params["copyUIDGID"] = "true"
+        self.request("PUT", f"/containers/{name}/archive", params, body=data).read()
+
+    # exec -------------------------------------------------------------------------
+    def exec_create(self, container: str, body: Any) -> Any:
+        return self.request("POST", f"/containers/{container}/exec", json_body=body).json()
+
+    def exec_start_detached(self, exec_id: str, body: Any) -> None:
+        self.request("POST", f"/exec/{exec_id}/start", json_body=body).read()
+
+    def exec_attach(self, exec_id: str, body: Any) -> HijackedConnection:
+        return self.hijack(f"/exec/{exec_id}/start", json_body=body,
+                           content_type="application/json")
+
+    def exec_inspect(self, exec_id: str) -> Any:
+        return self.get_json(f"/exec/{exec_id}/json")
+
+    # volumes ----------------------------------------------------------------------
+    def volume_create(self, body: Any) -> Any:
+        return self.request("POST", "/volumes/create", json_body=body).json()
+
+    def volumes(self, filters: Mapping[str, Iterable[str]] | None = None) -> Any:
+        params: dict[str, QueryValue] = {}
+        if filters:
+            params["filters"] = filters_json(filters)
+        return self.get_json("/volumes", params)
+
+    def volume_inspect(self, name: str) -> Any:
+        return self.get_json(f"/volumes/{name}")
+
+    def volume_remove(self, name: str, force: bool = False) -> None:
+        params: dict[str, QueryValue] = {}
+        if force and not version_less(self.version, "1.25"):
+            params["force"] = "1"
+        self.request("DELETE", f"/volumes/{name}", params).read()
+
+    def volumes_prune(self, filters: Mapping[str, Iterable[str]] | None = None) -> Any:
+        params: dict[str, QueryValue] = {}
+        if filters:
+            params["filters"] = filters_json(filters)
+        return self.request("POST", "/volumes/prune", params).json()
+
+    # pull (the fallback of `run`/`create`) ----------------------------------------
+    def image_create(self, from_image: str, tag: str, platform: str = "",
+                     registry_auth: str = "e30=") -> Response:
+        params: dict[str, QueryValue] = {"fromImage": from_image, "tag": tag}
+        if platform:
+            params["platform"] = platform.lower()
+        return self.request("POST", "/images/create", params,
+                            headers={"X-Registry-Auth": registry_auth})

@@ -69,6 +69,20 @@ class HostAddress:
             return DUMMY_HOST
         return f"{self.host}:{self.port}"
 
+    def dial(self) -> socket.socket:
+        """A connected stream socket to the daemon (for hijacked connections)."""
+        if self.proto == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(self.path)
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        sock = socket.create_connection((self.host, self.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        return sock
+
     def connection(self, timeout: float | None = None) -> http.client.HTTPConnection:
         if self.proto == "unix":
             return UnixHTTPConnection(self.path, timeout=timeout)

@@ -59,37 +59,49 @@ async def splice(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter,
                 w.close()
 
 
-async def attach(svc: ContainerService, ref: str, stdin: bool, stdout: bool, stderr: bool,
-                 client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, early: bytes) -> None:
-    """Attach now if running; before start, queue it so no output is missed."""
-    doc = svc.get(ref)
-    cid = doc["Id"]
-    req = {"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr}
-    done = asyncio.get_running_loop().create_future()
+class AttachSlot:
+    """An attach request, registered *before* the 101 goes out.
 
-    async def connect() -> None:
+    The docker CLI sends `start` as soon as it has the 101, so the shim side must be wired
+    before then: a container not yet running connects the slot to its shim right before the
+    shim releases the process, and the client side joins when the hijack runs.
+    """
+
+    def __init__(self, svc: ContainerService, ref: str, stdin: bool, stdout: bool, stderr: bool) -> None:
+        doc = svc.get(ref)
+        self.svc, self.cid, self.stdin = svc, doc["Id"], stdin
+        self.req = {"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr}
+        self.shim: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = \
+            asyncio.get_running_loop().create_future()
+        if not doc["State"]["Running"]:
+            svc.pending_attach.setdefault(self.cid, []).append(self.connect)
+
+    async def connect(self) -> None:
+        if self.shim.done():
+            return
         try:
-            reply, shim_r, shim_w = await svc.shim(cid).stream(req)
+            reply, shim_r, shim_w = await self.svc.shim(self.cid).stream(self.req)
         except NotFound:
-            done.set_result(None)
+            self.shim.set_result(None)
             return
         if "error" in reply:
             shim_w.close()
-            done.set_result(None)
+            self.shim.set_result(None)
             return
-        task = asyncio.ensure_future(splice(client_r, client_w, early, shim_r, shim_w, stdin))
-        task.add_done_callback(lambda _: done.done() or done.set_result(None))
+        self.shim.set_result((shim_r, shim_w))
 
-    if doc["State"]["Running"]:
-        await connect()
-    else:
-        svc.pending_attach.setdefault(cid, []).append(connect)
-    try:
-        await done
-    finally:
-        pending = svc.pending_attach.get(cid, [])
-        if connect in pending:
-            pending.remove(connect)
+    async def run(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, early: bytes) -> None:
+        try:
+            if not self.shim.done() and self.svc.get(self.cid)["State"]["Running"]:
+                await self.connect()
+            got = await self.shim
+            if got is not None:
+                await splice(client_r, client_w, early, got[0], got[1], self.stdin)
+        finally:
+            pending = self.svc.pending_attach.get(self.cid, [])
+            if self.connect in pending:
+                pending.remove(self.connect)
+            client_w.close()
 
 
 # -- exec ------------------------------------------------------------------------------------

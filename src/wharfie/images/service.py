@@ -8,6 +8,7 @@ inspect, history, tag, remove, prune and garbage collection.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -73,7 +74,7 @@ def parse_created(value: str | None) -> float:
     frac = 0.0
     if "." in s:
         head, rest = s.split(".", 1)
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = "".join(itertools.takewhile(str.isdigit, rest))
         tz = rest[len(digits):]
         frac = float("0." + digits) if digits else 0.0
         s = head + tz
@@ -352,7 +353,7 @@ class ImageService:
         records: list[dict[str, str]] = []
         by_ref = self._named_ref(name, image)
         if by_ref is not None:
-            if users and not force:
+            if users and not force and len(image.refs) == 1:  # untagging would leave it dangling
                 raise Conflict(f'conflict: unable to remove repository reference "{name}" (must force) '
                                f"- container {users[0][0][:12]} is using its referenced image {short}")
             remaining = self._untag_with_orphan_digests(image, by_ref, records)

@@ -9,6 +9,7 @@ exactly as the init did, and exec.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,19 +33,26 @@ def spawn(init_pid: int, process: dict[str, Any], spec: dict[str, Any], attach: 
     ns_fds = _open_namespaces(init_pid)
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    stdio, mine, master, slave = _stdio(tty, attach)
+    console = console_child = None
+    stdio: tuple[int, int, int] = (0, 1, 2)
+    mine: dict[str, int] = {}
+    if tty:  # the pty is made inside the container, as for the init
+        console, console_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    else:
+        stdio, mine = _pipes()
     pid = os.fork()
     if pid == 0:
         os.close(go_w)
         os.close(err_r)
-        _child(ns_fds, process, spec, stdio, slave, go_r, err_w)
+        _child(ns_fds, process, spec, stdio, console_child.fileno() if console_child else None, go_r, err_w)
     os.close(go_r)
     os.close(err_w)
     for fd in ns_fds.values():
         os.close(fd)
-    for fd in set(stdio) | ({slave} if slave is not None else set()):
-        if fd not in mine.values():
-            os.close(fd)
+    if console_child is not None:
+        console_child.close()
+    for fd in set(stdio) - set(mine.values()) if not tty else ():
+        os.close(fd)
     if cgroup is not None:
         try:
             cgroup.add(pid)
@@ -52,11 +60,18 @@ def spawn(init_pid: int, process: dict[str, Any], spec: dict[str, Any], attach: 
             pass
     os.write(go_w, b"G")
     os.close(go_w)
+    master = None
+    if console is not None:
+        from wharfie.runtime.shim import receive_console
+
+        master = receive_console(console)
+        if master is not None:
+            mine = {"stdout": master, "stdin": master}
     err = b""
     while chunk := os.read(err_r, 4096):
         err += chunk
     os.close(err_r)
-    out_fds = {mine["stdout"]: "stdout"}
+    out_fds = {mine["stdout"]: "stdout"} if "stdout" in mine else {}
     if "stderr" in mine:
         out_fds[mine["stderr"]] = "stderr"
     result = Spawned(pid, tty, out_fds, mine.get("stdin"), master, err.decode(errors="replace"))
@@ -77,27 +92,25 @@ def _open_namespaces(pid: int) -> dict[str, int]:
     return fds
 
 
-def _stdio(tty: bool, attach: bool) -> tuple[tuple[int, int, int], dict[str, int], int | None, int | None]:
-    if tty:
-        import pty
-
-        master, slave = pty.openpty()
-        return (slave, slave, slave), {"stdout": master, "stdin": master}, master, slave
+def _pipes() -> tuple[tuple[int, int, int], dict[str, int]]:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     in_r, in_w = os.pipe()
-    return (in_r, out_w, err_w), {"stdout": out_r, "stderr": err_r, "stdin": in_w}, None, None
+    return (in_r, out_w, err_w), {"stdout": out_r, "stderr": err_r, "stdin": in_w}
 
 
 def _child(ns_fds: dict[str, int], process: dict[str, Any], spec: dict[str, Any],
-           stdio: tuple[int, int, int], slave: int | None, go_r: int, err_w: int) -> None:
+           stdio: tuple[int, int, int], console_fd: int | None, go_r: int, err_w: int) -> None:
     from wharfie.linux import ns
 
     try:
+        init.reset_signals()
         if os.read(go_r, 1) != b"G":
             os._exit(1)
         os.close(go_r)
-        init.setup_stdio(process, stdio, slave)
+        os.setsid()
+        if console_fd is None:
+            init.setup_stdio(stdio)
         if spec["linux"].get("seccomp"):
             from wharfie.linux import seccomp
 
@@ -105,6 +118,8 @@ def _child(ns_fds: dict[str, int], process: dict[str, Any], spec: dict[str, Any]
         for kind in JOIN_ORDER:
             if kind in ns_fds:
                 ns.setns(ns_fds[kind], 0)
+        if console_fd is not None:
+            init.setup_console(console_fd)
         init.close_other_fds({err_w})
         init.become(process, spec["linux"].get("seccomp"))
         init.exec_process(process)

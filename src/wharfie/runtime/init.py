@@ -11,9 +11,12 @@ successful exec closes it empty) and the child exits.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import socket
 import stat
 import sys
+import termios
 from typing import Any
 
 from wharfie.linux import caps, mount, ns, seccomp
@@ -114,7 +117,7 @@ def setup_rootfs(spec: dict[str, Any]) -> None:
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for m in spec.get("mounts", []):
-            mount_one(root_fd, m)
+            mount_one(root_fd, m, spec["linux"].get("cgroupsPath", "").strip("/"))
         make_devices(root_fd, spec)
     finally:
         os.close(root_fd)
@@ -124,7 +127,7 @@ def setup_rootfs(spec: dict[str, Any]) -> None:
     os.chdir("/")
 
 
-def mount_one(root_fd: int, m: dict[str, Any]) -> None:
+def mount_one(root_fd: int, m: dict[str, Any], cgroups_path: str = "") -> None:
     kind, source, dest = m.get("type", "none"), m.get("source", ""), m["destination"]
     flags, data = mount.parse_mount_options(list(m.get("options", [])))
     is_bind = bool(flags & mount.MS_BIND) or kind == "bind"
@@ -133,7 +136,7 @@ def mount_one(root_fd: int, m: dict[str, Any]) -> None:
         src_is_file = not stat.S_ISDIR(os.stat(source).st_mode)
         target = scoped_path(root_fd, dest, file=src_is_file)
     elif kind == "cgroup":
-        mount_cgroup(root_fd, dest, flags)
+        mount_cgroup(root_fd, dest, flags, cgroups_path)
         return
     else:
         target = scoped_path(root_fd, dest)
@@ -150,9 +153,9 @@ def mount_one(root_fd: int, m: dict[str, Any]) -> None:
         os.close(target)
 
 
-def mount_cgroup(root_fd: int, dest: str, flags: int) -> None:
-    """cgroup v2: a cgroup2 mount. v1: a tmpfs with each controller's hierarchy bound read-only
-    (the container sees the host hierarchy layout, limited by its own cgroup namespace later)."""
+def mount_cgroup(root_fd: int, dest: str, flags: int, cgroups_path: str) -> None:
+    """cgroup v2: a cgroup2 mount. v1: a tmpfs with each controller's *own container cgroup*
+    bound read-only at /sys/fs/cgroup/<controller> (like runc), so limits read from inside."""
     target = scoped_path(root_fd, dest)
     try:
         tpath = fd_path(target)
@@ -166,6 +169,9 @@ def mount_cgroup(root_fd: int, dest: str, flags: int) -> None:
         host = os.path.join("/sys/fs/cgroup", name)
         if not os.path.isdir(host) or os.path.islink(host) or not os.path.ismount(host):
             continue
+        own = os.path.join(host, cgroups_path) if cgroups_path else host
+        if os.path.isdir(own):
+            host = own
         sub = scoped_path(root_fd, f"{dest}/{name}")
         try:
             mount.bind(host, fd_path(sub), readonly=True, recursive=False)
@@ -285,18 +291,40 @@ def exec_process(process: dict[str, Any]) -> None:
         raise InitError(f'exec: "{args[0]}": {e.strerror.lower()}') from None
 
 
-def setup_stdio(process: dict[str, Any], stdio: tuple[int, int, int], tty_fd: int | None) -> None:
-    os.setsid()
-    if tty_fd is not None:
-        import fcntl
-        import termios
+def reset_signals() -> None:
+    """Default dispositions for the container: ignored signals survive exec (a shell can't even
+    trap a signal it inherited as ignored), and Python itself ignores SIGPIPE."""
+    import signal
 
-        fcntl.ioctl(tty_fd, termios.TIOCSCTTY, 0)
-        fds = (tty_fd, tty_fd, tty_fd)
-    else:
-        fds = stdio
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
+    signal.set_wakeup_fd(-1)
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def setup_stdio(stdio: tuple[int, int, int]) -> None:
+    for target, fd in enumerate(stdio):
+        if fd != target:
+            os.dup2(fd, target)
+
+
+def setup_console(console_fd: int) -> None:
+    """Make the pty here (inside the container's /dev/pts), hand the master to the shim, and
+    take the slave as controlling terminal and stdio."""
+    master, slave = os.openpty()
+    with socket.socket(fileno=os.dup(console_fd)) as sock:
+        socket.send_fds(sock, [b"m"], [master])
+    os.close(master)
+    os.close(console_fd)
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    if slave > 2:
+        os.close(slave)
 
 
 def close_other_fds(keep: set[int]) -> None:
@@ -309,23 +337,28 @@ def close_other_fds(keep: set[int]) -> None:
                 pass
 
 
-def run(spec: dict[str, Any], stdio: tuple[int, int, int], tty_fd: int | None, go_fd: int,
+def run(spec: dict[str, Any], stdio: tuple[int, int, int], console_fd: int | None, go_fd: int,
         err_fd: int) -> None:
     """Never returns: becomes the container process, or exits after reporting an error."""
     try:
+        reset_signals()
         if os.read(go_fd, 1) != b"G":
             os._exit(1)  # the shim aborted the start
         os.close(go_fd)
         process = spec["process"]
         if spec["linux"].get("seccomp"):
             seccomp.preload()  # the host's libseccomp is out of reach after pivot_root
-        setup_stdio(process, stdio, tty_fd)
+        os.setsid()
+        if console_fd is None:
+            setup_stdio(stdio)
         enter_namespaces(spec)
         if spec.get("hostname"):
             ns.sethostname(spec["hostname"])
         setup_rootfs(spec)
         mask_paths(spec)
         finish_rootfs(spec)
+        if console_fd is not None:
+            setup_console(console_fd)
         close_other_fds({err_fd})
         become(process, spec["linux"].get("seccomp"))
         exec_process(process)

@@ -113,7 +113,11 @@ class Shim:
 
     # -- setup ---------------------------------------------------------------------------
     def prepare(self) -> int:
-        """Fork the container init, parked at the start gate; returns its (host) pid."""
+        """Fork the container init, parked at the start gate; returns its (host) pid.
+
+        With a TTY the pty is made *inside* the container (its own devpts instance, so `tty`
+        and `ttyname` work there) and the master comes back to us over a console socket.
+        """
         from wharfie.linux import ns
 
         process = self.spec["process"]
@@ -121,50 +125,47 @@ class Shim:
         ns.unshare(ns.CLONE_NEWPID)  # our next child is PID 1 of a new namespace
         go_r, self.go_w = os.pipe()
         self.err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        child_stdio, mine, master, tty_slave = self._stdio(tty)
+        self.console: socket.socket | None = None
+        console_child: socket.socket | None = None
+        child_stdio: tuple[int, int, int] = (0, 1, 2)
+        mine: dict[str, int] = {}
+        if tty:
+            self.console, console_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        else:
+            child_stdio, mine = self._pipes()
         pid = os.fork()
         if pid == 0:  # the container
             from wharfie.runtime import init
 
             os.close(self.go_w)
             os.close(self.err_r)
-            init.run(self.spec, child_stdio, tty_slave, go_r, err_w)
+            init.run(self.spec, child_stdio, console_child.fileno() if console_child else None, go_r, err_w)
         os.close(go_r)
         os.close(err_w)
-        for fd in child_stdio + ((tty_slave,) if tty_slave is not None else ()):
-            if fd is not None and fd not in mine.values() and fd > 2:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        out_fds = {mine["stdout"]: "stdout", **({mine["stderr"]: "stderr"} if "stderr" in mine else {})}
-        self.init = Process(pid, tty, out_fds, mine.get("stdin"), master)
+        if console_child is not None:
+            console_child.close()
+        else:
+            for fd in set(child_stdio) - set(mine.values()):
+                os.close(fd)
+        out_fds = {}
+        if not tty:
+            out_fds = {mine["stdout"]: "stdout", mine["stderr"]: "stderr"}
+        self.init = Process(pid, tty, out_fds, mine.get("stdin"), None)
         self.by_pid[pid] = self.init
         self._join_cgroup(pid)
         return pid
 
-    def _stdio(self, tty: bool) -> tuple[tuple[int, int, int], dict[str, int], int | None, int | None]:
-        """(child's stdin/out/err, our ends, pty master, pty slave)."""
-        open_stdin = bool(self.opts.get("open_stdin"))
-        if tty:
-            import pty
-
-            master, slave = pty.openpty()
-            _set_winsize(master, self.opts.get("console_size"))
-            mine = {"stdout": master}
-            if open_stdin:
-                mine["stdin"] = master
-            return (slave, slave, slave), mine, master, slave
+    def _pipes(self) -> tuple[tuple[int, int, int], dict[str, int]]:
+        """(child's stdin/out/err, our ends) without a TTY."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        if open_stdin:
-            in_r, in_w = os.pipe()
-        else:
-            in_r, in_w = os.open(os.devnull, os.O_RDONLY), None
         mine = {"stdout": out_r, "stderr": err_r}
-        if in_w is not None:
+        if self.opts.get("open_stdin"):
+            in_r, in_w = os.pipe()
             mine["stdin"] = in_w
-        return (in_r, out_w, err_w), mine, None, None
+        else:
+            in_r = os.open(os.devnull, os.O_RDONLY)
+        return (in_r, out_w, err_w), mine
 
     def _join_cgroup(self, pid: int) -> None:
         path = self.spec["linux"].get("cgroupsPath")
@@ -239,7 +240,14 @@ class Shim:
         if client.stdin_target is not None:
             self._stdin(client, data)
         elif not data:
-            self._drop(client)
+            if client.mode == "attach":
+                # A half-close: the client still reads output, so keep it but stop polling.
+                try:
+                    self.sel.unregister(client.sock)
+                except (KeyError, ValueError):
+                    pass
+            else:
+                self._drop(client)
 
     def _stdin(self, client: Client, data: bytes) -> None:
         target = client.stdin_target
@@ -248,6 +256,10 @@ class Shim:
             return
         if not data:  # the client half-closed: its stdin ended
             client.stdin_target = None
+            try:
+                self.sel.unregister(client.sock)  # EOF stays readable: stop polling it
+            except (KeyError, ValueError):
+                pass
             if target.tty:
                 return  # a pty has no EOF to pass; the shell exits on its own (ctrl-d)
             try:
@@ -327,11 +339,21 @@ class Shim:
             client.reply({"pid": self.init.pid} if not self.start_error else
                          {"error": self.start_error, "exit_code": 127})
             return
+        os.write(self.go_w, b"G")
+        os.close(self.go_w)
+        if self.console is not None:
+            master = receive_console(self.console)
+            self.console = None
+            if master is not None:
+                _set_winsize(master, self.opts.get("console_size"))
+                self.init.master = master
+                self.init.out_fds = {master: "stdout"}
+                self.init.open_outputs = 1
+                if self.opts.get("open_stdin"):
+                    self.init.stdin_fd = master
         for fd in self.init.out_fds:
             os.set_blocking(fd, False)
             self.sel.register(fd, selectors.EVENT_READ, ("output", (self.init, fd)))
-        os.write(self.go_w, b"G")
-        os.close(self.go_w)
         err = b""
         while chunk := os.read(self.err_r, 4096):  # closes empty on a successful exec
             err += chunk
@@ -358,7 +380,7 @@ class Shim:
         client.tty = proc.tty
         if proc.tty and "stdout" in client.want:
             client.want.add("stderr")
-        if req.get("stdin") and proc.stdin_fd is not None:
+        if req.get("stdin"):  # (a TTY's master, our stdin end, only exists once started)
             client.stdin_target = proc
         if reply:
             client.reply({"ok": True})
@@ -491,6 +513,17 @@ class Shim:
         self.exit_deadline = time.monotonic() + 2.0  # let exec/attach readers finish
 
 
+def receive_console(sock: socket.socket) -> int | None:
+    """The pty master a container (or exec) process sends before it execs; None if it died."""
+    try:
+        _, fds, _, _ = socket.recv_fds(sock, 16, 1)
+    except OSError:
+        fds = []
+    finally:
+        sock.close()
+    return fds[0] if fds else None
+
+
 def _code_for(message: str) -> int:
     return 127 if ("not found" in message or "no such file" in message) else 126
 
@@ -514,8 +547,12 @@ def main(argv: list[str]) -> int:
         os.unlink(sock_path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)
-    listener.bind(sock_path)
-    os.umask(old)
+    dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:  # through the dir fd: the full path may exceed AF_UNIX's 108 bytes
+        listener.bind(f"/proc/self/fd/{dir_fd}/shim.sock")
+    finally:
+        os.close(dir_fd)
+        os.umask(old)
     listener.listen(64)
     listener.setblocking(False)
     # The daemon reads our first line on the pipe whose fd number it passed us.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,17 @@ class ShimClient:
         return os.path.exists(self.sock_path)
 
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
         try:
-            return await asyncio.open_unix_connection(self.sock_path, limit=1 << 20)
+            dir_fd = os.open(os.path.dirname(self.sock_path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:  # via the dir fd: the full path may exceed AF_UNIX's 108 bytes
+                await asyncio.get_running_loop().sock_connect(sock, f"/proc/self/fd/{dir_fd}/shim.sock")
+            finally:
+                os.close(dir_fd)
+            return await asyncio.open_unix_connection(sock=sock, limit=1 << 20)
         except (FileNotFoundError, ConnectionRefusedError) as e:
+            sock.close()
             raise NotFound("container shim is gone") from e
 
     async def request(self, req: dict[str, Any], timeout: float | None = 30) -> dict[str, Any]:

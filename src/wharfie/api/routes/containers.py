@@ -123,12 +123,9 @@ def register(router: Router, d: Daemon) -> None:
     async def attach(request: Request) -> Hijack:
         doc = svc.get(request.params["id"])
         tty = bool(doc["Config"].get("Tty"))
-
-        async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, early: bytes) -> None:
-            await streams.attach(svc, doc["Id"], request.flag("stdin"), request.flag("stdout"),
-                                 request.flag("stderr"), reader, writer, early)
-
-        return Hijack(run, RAW if tty else MUX)
+        slot = streams.AttachSlot(svc, doc["Id"], request.flag("stdin"), request.flag("stdout"),
+                                  request.flag("stderr"))
+        return Hijack(slot.run, RAW if tty else MUX)
 
     @router.route("POST", "/containers/{id}/resize")
     async def resize(request: Request) -> Response:
