@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from wharfie import API_VERSION, MIN_API_VERSION, __version__
-from wharfie.api.http import Connection, Handler, Request, Response, json_response
+from wharfie.api.http import Connection, Handler, Hijack, Request, Response, json_response
 from wharfie.errors import InvalidArgument, WharfieError
 
 log = logging.getLogger("wharfie.api")
@@ -86,7 +86,7 @@ class ApiServer:
         self.unix_paths: list[str] = []
         self.connections: set[asyncio.Task[None]] = set()
 
-    async def dispatch(self, request: Request) -> Response:
+    async def dispatch(self, request: Request) -> Response | Hijack:
         path = request.path
         m = _VERSION_PREFIX.match(path)
         if m:

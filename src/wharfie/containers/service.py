@@ -27,7 +27,7 @@ from wharfie.containers.store import ContainerStore, Doc
 from wharfie.errors import Conflict, InvalidArgument, NotFound, NotModified, WharfieError
 from wharfie.events import EventBus
 from wharfie.images.service import ImageService
-from wharfie.runtime.shimclient import ShimClient, ShimError, spawn_shim
+from wharfie.runtime.shimclient import ShimClient, ShimError, Zygote, spawn_shim
 from wharfie.volumes.service import VolumeService
 
 log = logging.getLogger("wharfie.containers")
@@ -77,6 +77,7 @@ class ContainerService:
         self.pending_attach: dict[str, list[Callable[[], Any]]] = {}
         self.locks: dict[str, asyncio.Lock] = {}
         self.execs: dict[str, dict[str, Any]] = {}  # exec id → record
+        self.zygote = Zygote(str(exec_root))
         images.container_users = self.image_users
         volumes.container_users = self.volume_users
 
@@ -168,7 +169,7 @@ class ContainerService:
         state_dir = self.state_dir(cid)
         try:
             await asyncio.to_thread(self._prepare_bundle, doc, state_dir)
-            report = await spawn_shim(state_dir)
+            report = await spawn_shim(state_dir, self.zygote)
             client = self.shim(cid)
             for connect in self.pending_attach.pop(cid, []):
                 await connect()
@@ -519,6 +520,10 @@ class ContainerService:
     # -- recovery --------------------------------------------------------------------------
     async def recover(self) -> None:
         """Reattach to shims of containers that were running when the daemon stopped."""
+        try:
+            await self.zygote.start()
+        except (ShimError, OSError, TimeoutError) as e:
+            log.warning("no shim zygote, shims start cold: %s", e)
         for doc in self.store.all():
             cid = doc["Id"]
             if not (doc["State"]["Running"] or doc["State"]["Restarting"]):
@@ -551,6 +556,7 @@ class ContainerService:
         """The daemon is stopping: leave containers running (live restore), drop watchers."""
         for t in self.watchers.values():
             t.cancel()
+        await self.zygote.stop()
 
 
 def _validate_host(host: dict[str, Any]) -> None:

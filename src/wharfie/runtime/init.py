@@ -274,7 +274,7 @@ def exec_process(process: dict[str, Any]) -> None:
     try:
         os.chdir(cwd)
     except OSError as e:
-        raise InitError(f"chdir to cwd (\"{cwd}\") set in config.json failed: {e.strerror.lower()}") from e
+        raise InitError(f"chdir to cwd (\"{cwd}\") set in config.json failed: {(e.strerror or str(e)).lower()}") from e
     try:
         if "/" in args[0]:
             os.execve(args[0], args, env)
@@ -288,7 +288,7 @@ def exec_process(process: dict[str, Any]) -> None:
     except OSError as e:
         if e.errno == errno.EISDIR:
             raise InitError(f'exec: "{args[0]}": is a directory') from None
-        raise InitError(f'exec: "{args[0]}": {e.strerror.lower()}') from None
+        raise InitError(f'exec: "{args[0]}": {(e.strerror or str(e)).lower()}') from None
 
 
 def reset_signals() -> None:

@@ -30,8 +30,64 @@ class ShimError(WharfieError):
         self.exit_code = exit_code
 
 
-async def spawn_shim(state_dir: str) -> dict[str, Any]:
+ZYGOTE_BOOT = ("import sys; sys.path[:0] = [{src!r}]; "
+               "from wharfie.runtime.zygote import main; sys.exit(main(sys.argv[1:]))")
+
+
+class Zygote:
+    """The daemon's handle on its warm shim parent (see `wharfie.runtime.zygote`)."""
+
+    def __init__(self, exec_root: str) -> None:
+        self.path = os.path.join(exec_root, "zygote.sock")
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-I", "-S", "-c", ZYGOTE_BOOT.format(src=SRC), self.path,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=None)
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
+        if line.strip() != b"ready":
+            self.proc = None
+            raise ShimError("the shim zygote failed to start")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def spawn(self, state_dir: str) -> dict[str, Any]:
+        reader, writer = await asyncio.open_unix_connection(self.path)
+        try:
+            writer.write(state_dir.encode() + b"\n")
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), 30)
+        finally:
+            writer.close()
+        return _report(line, state_dir)
+
+    async def stop(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.kill()
+            await self.proc.wait()
+
+
+def _report(line: bytes, state_dir: str) -> dict[str, Any]:
+    if not line:
+        log = Path(state_dir, "shim.log").read_text(errors="replace")[-2000:] if Path(state_dir, "shim.log").exists() else ""
+        raise ShimError(f"container shim failed to start: {log.strip() or 'no output'}")
+    report: dict[str, Any] = json.loads(line)
+    if "error" in report:
+        raise ShimError(f"failed to create task for container: {report['error']}")
+    return report
+
+
+async def spawn_shim(state_dir: str, zygote: Zygote | None = None) -> dict[str, Any]:
     """Start a shim in its own session; returns its report ({"pid", "shim_pid"})."""
+    if zygote is not None and zygote.alive():
+        try:
+            return await zygote.spawn(state_dir)
+        except (ConnectionError, FileNotFoundError):
+            pass  # fall back to a cold start below
     r, w = os.pipe()
     os.set_inheritable(w, True)
     errlog = open(os.path.join(state_dir, "shim.log"), "ab")
@@ -51,13 +107,7 @@ async def spawn_shim(state_dir: str) -> dict[str, Any]:
     finally:
         transport.close()
     asyncio.ensure_future(proc.wait())  # reap it if it dies before the daemon does
-    if not line:
-        log = Path(state_dir, "shim.log").read_text(errors="replace")[-2000:]
-        raise ShimError(f"container shim failed to start: {log.strip() or 'no output'}")
-    report: dict[str, Any] = json.loads(line)
-    if "error" in report:
-        raise ShimError(f"failed to create task for container: {report['error']}")
-    return report
+    return _report(line, state_dir)
 
 
 class ShimClient:

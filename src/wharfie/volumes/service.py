@@ -66,7 +66,7 @@ class VolumeService:
                 return self.inspect(name)
             _check_options(options or {})
             os.makedirs(self.data_dir(name), mode=0o755, exist_ok=True)
-            meta = {"Name": name, "Labels": labels or {}, "Options": options or {}, "Anonymous": anonymous,
+            meta: dict[str, Any] = {"Name": name, "Labels": labels or {}, "Options": options or {}, "Anonymous": anonymous,
                     "CreatedAt": datetime.now(UTC).astimezone().isoformat(timespec="seconds")}
             if anonymous:
                 meta["Labels"] = {"com.docker.volume.anonymous": "", **meta["Labels"]}
@@ -87,7 +87,7 @@ class VolumeService:
     def inspect(self, name: str) -> Volume:
         return self._doc(self._read(name))
 
-    def list(self, raw_filters: str | None = None) -> list[Volume]:
+    def list_volumes(self, raw_filters: str | None = None) -> list[Volume]:
         filters = flt.parse_filters(raw_filters)
         flt.validate(filters, {"dangling", "driver", "label", "name"})
         out = []

@@ -228,7 +228,7 @@ def register(router: Router, d: Daemon) -> None:
 
     @router.route("GET", "/volumes")
     async def volume_list(request: Request) -> Response:
-        return json_response({"Volumes": await asyncio.to_thread(vols.list, request.arg("filters") or None),
+        return json_response({"Volumes": await asyncio.to_thread(vols.list_volumes, request.arg("filters") or None),
                               "Warnings": None})
 
     @router.route("POST", "/volumes/create")

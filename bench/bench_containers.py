@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Container figures, side by side with dockerd and podman when installed.
+
+    .venv/bin/python bench/bench_containers.py [--runs 10] [--ps-containers 50]
+
+Prints, per engine: `run --rm --network none busybox true`, `run -d`, `exec true` (median ms),
+`ps` with N running containers, memory per idle container (shim PSS for wharfie; the
+containerd-shim/conmon PSS for the others) and daemon RSS. Figures, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests"), str(ROOT / "bench")]
+
+import imagegen  # noqa: E402
+from bench_images import env_for, private_dockerd  # noqa: E402
+
+from support.daemon import WharfieDaemon  # noqa: E402
+
+
+def timed(argv: list[str], env: dict[str, str] | None, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def pss_kb(pid: int) -> int:
+    try:
+        for line in open(f"/proc/{pid}/smaps_rollup"):
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        return int(open(f"/proc/{pid}/status").read().split("VmRSS:")[1].split()[0])
+    except (OSError, IndexError):
+        return 0
+
+
+def pids_matching(fragment: str) -> list[int]:
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if fragment.encode() in open(f"/proc/{p}/cmdline", "rb").read():
+                    out.append(int(p))
+            except OSError:
+                pass
+    return out
+
+
+def measure(cli: list[str], env: dict[str, str] | None, runs: int, n_ps: int, shim_marker: str) -> dict[str, float]:
+    res: dict[str, float] = {}
+    res["run --rm ms"] = timed([*cli, "run", "--rm", "--network", "none", "busybox", "true"], env, runs)
+    ids = []
+    t_runs = []
+    for _ in range(n_ps):
+        t = time.perf_counter()
+        p = subprocess.run([*cli, "run", "-d", "--network", "none", "busybox", "sleep", "1000"], env=env,
+                           capture_output=True, text=True, check=True)
+        t_runs.append((time.perf_counter() - t) * 1000)
+        ids.append(p.stdout.strip())
+    res["run -d ms"] = statistics.median(t_runs)
+    res["exec true ms"] = timed([*cli, "exec", ids[0], "true"], env, runs)
+    res[f"ps ({n_ps} running) ms"] = timed([*cli, "ps"], env, runs)
+    time.sleep(1)
+    shims = pids_matching(shim_marker)
+    if shims:
+        res["shim PSS KiB/ctr"] = sum(pss_kb(p) for p in shims) / max(1, len(ids))
+    subprocess.run([*cli, "rm", "-f", *ids], env=env, capture_output=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--ps-containers", type=int, default=50)
+    a = ap.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="wharfie-bench-"))
+    archive = base / "busybox.tar"
+    imagegen.docker_archive([(imagegen.busybox_image(), ["busybox:latest"])], str(archive))
+    results: dict[str, dict[str, float]] = {}
+    try:
+        w = WharfieDaemon(base / "w")
+        w.start()
+        try:
+            w.docker.ok("load", "-i", str(archive))
+            results["wharfie"] = measure(["docker"], w.env, a.runs, a.ps_containers, "wharfie.runtime.shim")
+            assert w.proc is not None
+            results["wharfie"]["daemon RSS KiB"] = rss_kb(w.proc.pid)
+        finally:
+            w.cleanup()
+        started = private_dockerd(base) if shutil.which("dockerd") else None
+        if started:
+            proc, sock, _ = started
+            env = env_for(sock, str(base / "docker-config"))
+            try:
+                subprocess.run(["docker", "load", "-i", str(archive)], env=env, check=True, capture_output=True)
+                results["dockerd"] = measure(["docker"], env, a.runs, a.ps_containers, "containerd-shim")
+                results["dockerd"]["daemon RSS KiB"] = rss_kb(proc.pid)
+            finally:
+                proc.terminate()
+                proc.wait(30)
+        else:
+            print("dockerd: not installed (apt-get install docker.io for a side-by-side run)")
+        if shutil.which("podman"):
+            root = base / "podman"
+            cli = ["podman", "--root", str(root / "root"), "--runroot", str(root / "run"), "--cgroup-manager", "cgroupfs"]
+            try:
+                subprocess.run([*cli, "load", "-i", str(archive)], check=True, capture_output=True)
+                results["podman"] = measure(cli, None, a.runs, min(a.ps_containers, 20), "conmon")
+            except subprocess.CalledProcessError as e:
+                print(f"podman: failed: {e.stderr.decode(errors='replace').strip()[:200]}")
+            finally:
+                subprocess.run([*cli, "rm", "-af"], capture_output=True)
+        keys = list(dict.fromkeys(k for r in results.values() for k in r))
+        print(f"{'metric':<24}" + "".join(f"{n:>12}" for n in results))
+        for k in keys:
+            print(f"{k:<24}" + "".join(f"{r.get(k, float('nan')):>12.1f}" for r in results.values()))
+        if "dockerd" in results:
+            ratio = results["wharfie"]["run --rm ms"] / results["dockerd"]["run --rm ms"]
+            print(f"run --rm: wharfie/docker = {ratio:.2f}x (goal <= 0.35x)")
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+if __name__ == "__main__":
+    main()
