@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,14 +68,26 @@ def pids_matching(fragment: str) -> list[int]:
     return out
 
 
-def measure(cli: list[str], env: dict[str, str] | None, runs: int, n_ps: int, shim_marker: str) -> dict[str, float]:
+def wharfie_shims(w: WharfieDaemon) -> list[int]:
+    """Shims fork from the zygote, so find them by the pid files in their state dirs."""
+    out = []
+    for pidfile in (w.exec_root / "containers").glob("*/shim.pid"):
+        try:
+            out.append(int(pidfile.read_text()))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def measure(cli: list[str], env: dict[str, str] | None, runs: int, n_ps: int,
+            shim_pids: Callable[[], list[int]], run_args: tuple[str, ...] = ()) -> dict[str, float]:
     res: dict[str, float] = {}
-    res["run --rm ms"] = timed([*cli, "run", "--rm", "--network", "none", "busybox", "true"], env, runs)
+    res["run --rm ms"] = timed([*cli, "run", *run_args, "--rm", "--network", "none", "busybox", "true"], env, runs)
     ids = []
     t_runs = []
     for _ in range(n_ps):
         t = time.perf_counter()
-        p = subprocess.run([*cli, "run", "-d", "--network", "none", "busybox", "sleep", "1000"], env=env,
+        p = subprocess.run([*cli, "run", *run_args, "-d", "--network", "none", "busybox", "sleep", "1000"], env=env,
                            capture_output=True, text=True, check=True)
         t_runs.append((time.perf_counter() - t) * 1000)
         ids.append(p.stdout.strip())
@@ -82,7 +95,7 @@ def measure(cli: list[str], env: dict[str, str] | None, runs: int, n_ps: int, sh
     res["exec true ms"] = timed([*cli, "exec", ids[0], "true"], env, runs)
     res[f"ps ({n_ps} running) ms"] = timed([*cli, "ps"], env, runs)
     time.sleep(1)
-    shims = pids_matching(shim_marker)
+    shims = shim_pids()
     if shims:
         res["shim PSS KiB/ctr"] = sum(pss_kb(p) for p in shims) / max(1, len(ids))
     subprocess.run([*cli, "rm", "-f", *ids], env=env, capture_output=True)
@@ -103,9 +116,12 @@ def main() -> None:
         w.start()
         try:
             w.docker.ok("load", "-i", str(archive))
-            results["wharfie"] = measure(["docker"], w.env, a.runs, a.ps_containers, "wharfie.runtime.shim")
+            results["wharfie"] = measure(["docker"], w.env, a.runs, a.ps_containers, lambda: wharfie_shims(w))
             assert w.proc is not None
             results["wharfie"]["daemon RSS KiB"] = rss_kb(w.proc.pid)
+            zygotes = pids_matching("wharfie.runtime.zygote")
+            if zygotes:
+                results["wharfie"]["zygote PSS KiB"] = pss_kb(zygotes[0])
         finally:
             w.cleanup()
         started = private_dockerd(base) if shutil.which("dockerd") else None
@@ -114,7 +130,8 @@ def main() -> None:
             env = env_for(sock, str(base / "docker-config"))
             try:
                 subprocess.run(["docker", "load", "-i", str(archive)], env=env, check=True, capture_output=True)
-                results["dockerd"] = measure(["docker"], env, a.runs, a.ps_containers, "containerd-shim")
+                results["dockerd"] = measure(["docker"], env, a.runs, a.ps_containers,
+                                             lambda: pids_matching("containerd-shim"))
                 results["dockerd"]["daemon RSS KiB"] = rss_kb(proc.pid)
             finally:
                 proc.terminate()
@@ -126,7 +143,9 @@ def main() -> None:
             cli = ["podman", "--root", str(root / "root"), "--runroot", str(root / "run"), "--cgroup-manager", "cgroupfs"]
             try:
                 subprocess.run([*cli, "load", "-i", str(archive)], check=True, capture_output=True)
-                results["podman"] = measure(cli, None, a.runs, min(a.ps_containers, 20), "conmon")
+                # --ulimit host: root here lacks CAP_SYS_RESOURCE, podman's default rlimits fail
+                results["podman"] = measure(cli, None, a.runs, min(a.ps_containers, 20),
+                                            lambda: pids_matching("conmon"), ("--ulimit", "host"))
             except subprocess.CalledProcessError as e:
                 print(f"podman: failed: {e.stderr.decode(errors='replace').strip()[:200]}")
             finally:

@@ -260,3 +260,51 @@ def test_container_prune_and_events(docker) -> None:
                        "--filter", "type=container", "--format", "{{.Action}}").split()
     for action in ("create", "start", "die", "destroy"):
         assert action in events
+
+
+def test_init_stop_signal_attach_and_logs_filters(docker) -> None:
+    out = docker.ok("run", "--rm", "--init", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '")
+    assert out.startswith("/sbin/docker-init -- sh -c")
+    # --stop-signal: the container traps USR1 (and ignores TERM).
+    docker.ok("run", "-d", "--name", "sig", "--stop-signal", "USR1", "--stop-timeout", "5", "busybox", "sh", "-c",
+              "trap 'echo got-usr1; exit 0' USR1; trap '' TERM; while true; do sleep 0.1; done")
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    docker.ok("stop", "sig")
+    assert time.monotonic() - t0 < 4
+    assert "got-usr1" in docker.ok("logs", "sig")
+    assert json.loads(docker.ok("inspect", "sig"))[0]["Config"]["StopSignal"] == "USR1"
+    docker.ok("rm", "sig")
+    # -a stdout only: stderr is not attached.
+    r = run(docker, "--rm", "-a", "stdout", "busybox", "sh", "-c", "echo o; echo e >&2")
+    assert r.out == "o\n" and "e" not in r.err.splitlines()
+    # logs with timestamps, since/until.
+    docker.ok("run", "--name", "lg", "busybox", "sh", "-c", "echo first; sleep 1.2; echo second")
+    stamped = docker.ok("logs", "-t", "lg").splitlines()
+    assert stamped[0].endswith(" first") and stamped[0][:4].isdigit() and "T" in stamped[0]
+    second_time = stamped[1].split()[0]
+    assert docker.ok("logs", "--since", second_time, "lg") == "second\n"
+    assert docker.ok("logs", "--until", second_time[:19] + "Z", "lg") == "first\n"
+    docker.ok("rm", "lg")
+
+
+def test_attach_to_running_and_ps_options(docker) -> None:
+    docker.ok("run", "-d", "--name", "talker", "busybox", "sh", "-c", "sleep 0.5; echo late-line; sleep 100")
+    attach = subprocess.Popen(["docker", "attach", "--no-stdin", "talker"], env=docker.env,
+                              stdout=subprocess.PIPE, text=True)
+    assert attach.stdout.readline() == "late-line\n"  # type: ignore[union-attr]
+    attach.kill()
+    attach.wait()
+    docker.ok("run", "--name", "old1", "busybox", "true")
+    assert docker.ok("ps", "-n", "1", "--format", "{{.Names}}").strip() == "old1"
+    assert docker.ok("ps", "-l", "-q") == docker.ok("ps", "-aq", "--filter", "name=old1")
+    sized = docker.ok("ps", "-s", "--filter", "name=talker", "--format", "{{.Size}}")
+    assert "B" in sized
+    exited = docker.ok("ps", "-a", "--filter", "exited=0", "--format", "{{.Names}}").split()
+    assert "old1" in exited and "talker" not in exited
+    assert docker.ok("ps", "--filter", "status=running", "--format", "{{.Names}}").split() == ["talker"]
+    assert docker.ok("ps", "-a", "--filter", "ancestor=busybox", "-q") != ""
+    docker.ok("update", "--memory", "64m", "--memory-swap", "128m", "talker")
+    stats = docker.ok("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "talker")
+    assert stats.startswith("talker ") and "64MiB" in stats
+    docker.ok("rm", "-f", "talker", "old1")

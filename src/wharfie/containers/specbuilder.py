@@ -67,6 +67,20 @@ def _group_id(groups: list[list[str]], spec: str) -> int:
     raise InvalidArgument(f"unable to find group {spec}: no matching entries in group file")
 
 
+INIT_PATH = "/sbin/docker-init"
+
+
+def init_binary() -> str:
+    """The static init `--init` uses: docker-init if installed, else Debian's tini-static."""
+    import shutil
+
+    for name in ("docker-init", "tini-static"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise InvalidArgument("--init needs an init binary: install docker-init or tini (tini-static)")
+
+
 def resources_of(hc: dict[str, Any]) -> dict[str, Any]:
     """HostConfig limits → OCI linux.resources."""
     res: dict[str, Any] = {}
@@ -148,8 +162,10 @@ def build_spec(doc: dict[str, Any], rootfs: str, mounts: list[oci.Mount], etc_fi
     net = hc.get("NetworkMode") or "bridge"
     network_ns: str | None = None if net == "host" else ""
     argv = [doc["Path"], *doc["Args"]]
-    if hc.get("Init"):
-        argv = ["/dev/init", "--", *argv]  # a tini-compatible init is bind-mounted by the caller
+    init_mounts = []
+    if hc.get("Init"):  # like Docker: a tini bound at /sbin/docker-init reaps and forwards signals
+        argv = [INIT_PATH, "--", *argv]
+        init_mounts.append(oci.Mount(INIT_PATH, "bind", init_binary(), ["bind", "ro"]))
     tmpfs = [oci.Mount(dest, "tmpfs", "tmpfs", ["nosuid", "nodev", "noexec", *[o for o in opts.split(",") if o]])
              for dest, opts in (hc.get("Tmpfs") or {}).items()]
     inputs = oci.SpecInputs(
@@ -157,7 +173,7 @@ def build_spec(doc: dict[str, Any], rootfs: str, mounts: list[oci.Mount], etc_fi
         hostname=cfg.get("Hostname", "") if net != "host" else "", domainname=cfg.get("Domainname", ""),
         terminal=bool(cfg.get("Tty")), readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
         privileged=bool(hc.get("Privileged")), capabilities=capabilities, no_new_privileges=nnp,
-        seccomp=seccomp_section, mounts=mounts + tmpfs, etc_files=etc_files, network_ns=network_ns,
+        seccomp=seccomp_section, mounts=init_mounts + mounts + tmpfs, etc_files=etc_files, network_ns=network_ns,
         cgroups_path=f"wharfie/{doc['Id']}", resources=resources_of(hc),
         shm_size=int(hc.get("ShmSize") or 64 << 20), masked_paths=hc.get("MaskedPaths"),
         readonly_paths=hc.get("ReadonlyPaths"), sysctl=dict(hc.get("Sysctls") or {}),

@@ -33,6 +33,17 @@ def _opt_int(request: Request, name: str) -> int | None:
         raise InvalidArgument(f"invalid value for {name}: {raw!r}") from None
 
 
+def _timestamp_ns(value: str) -> int:
+    """The CLI sends `seconds.nanoseconds`: parse it exactly (a float would round past the
+    log entry the user pointed at); other forms go through the filter time parser. 0 = unset."""
+    if value in ("", "0"):
+        return 0
+    secs, dot, frac = value.partition(".")
+    if secs.isdigit() and (not dot or frac.isdigit()):
+        return int(secs) * 1_000_000_000 + int((frac + "000000000")[:9])
+    return int(flt.parse_until(value, time.time()) * 1e9)
+
+
 def register(router: Router, d: Daemon) -> None:
     svc = d.containers
 
@@ -142,9 +153,7 @@ def register(router: Router, d: Daemon) -> None:
         stdout, stderr = request.flag("stdout"), request.flag("stderr")
         if not (stdout or stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
-        now = time.time()
-        since = int(flt.parse_until(request.arg("since"), now) * 1e9) if request.arg("since") not in ("", "0") else 0
-        until = int(flt.parse_until(request.arg("until"), now) * 1e9) if request.arg("until") not in ("", "0") else 0
+        since, until = _timestamp_ns(request.arg("since")), _timestamp_ns(request.arg("until"))
         body = streams.logs(svc, doc["Id"], stdout=stdout, stderr=stderr, follow=request.flag("follow"),
                             since_ns=since, until_ns=until, tail=request.arg("tail") or "all",
                             timestamps=request.flag("timestamps"))
