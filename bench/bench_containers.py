@@ -116,6 +116,9 @@ def main() -> None:
         try:
             w.docker.ok("load", "-i", str(archive))
             results["wharfie"] = measure(["docker"], w.env, a.runs, a.ps_containers, lambda: wharfie_shims(w))
+            if shutil.which("runc"):  # the same bundles through runc, for comparison
+                results["wharfie+runc"] = measure(["docker"], w.env, a.runs, min(a.ps_containers, 20),
+                                                  lambda: wharfie_shims(w), ("--runtime", "runc"))
             assert w.proc is not None
             results["wharfie"]["daemon RSS KiB"] = rss_kb(w.proc.pid)
             zygotes = pids_matching("wharfie.runtime.zygote")

@@ -308,3 +308,17 @@ def test_attach_to_running_and_ps_options(docker) -> None:
     stats = docker.ok("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "talker")
     assert stats.startswith("talker ") and "64MiB" in stats
     docker.ok("rm", "-f", "talker", "old1")
+
+
+def test_runc_executor_runs_the_same_bundle(docker) -> None:
+    """`--runtime runc`: the shim drives runc on the bundle the built-in executor would run."""
+    out = docker.ok("run", "--rm", "--runtime", "runc", "busybox", "sh", "-c",
+                    "grep CapEff /proc/self/status; cat /proc/1/cmdline | tr '\\0' ' '")
+    assert int(out.split()[1], 16) == DEFAULT_CAPS and "sh -c" in out
+    assert docker("run", "--rm", "--runtime", "runc", "busybox", "sh", "-c", "exit 6").rc == 6
+    docker.ok("run", "-d", "--name", "viarunc", "--runtime", "runc", "busybox", "sleep", "100")
+    assert docker.ok("exec", "viarunc", "echo", "ok") == "ok\n"
+    assert json.loads(docker.ok("inspect", "viarunc"))[0]["HostConfig"]["Runtime"] == "runc"
+    docker.ok("rm", "-f", "viarunc")
+    r = docker("run", "--rm", "--runtime", "bogus", "busybox", "true")
+    assert r.rc == 125 and "unknown or invalid runtime name: bogus" in r.err

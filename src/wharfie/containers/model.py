@@ -134,6 +134,8 @@ def new_doc(cid: str, name: str, image_id: str, cfg: dict[str, Any], host: dict[
         hc["LogConfig"] = {"Type": "json-file", "Config": (hc.get("LogConfig") or {}).get("Config") or {}}
     if hc.get("NetworkMode") in ("", "default", None):
         hc["NetworkMode"] = "bridge"
+    if not hc.get("Runtime"):
+        hc["Runtime"] = "wharfie"
     if not (hc.get("RestartPolicy") or {}).get("Name"):
         hc["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
     return {

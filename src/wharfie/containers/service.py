@@ -209,6 +209,9 @@ class ContainerService:
             "max_file": int(opts.get("max-file", DEFAULT_MAX_FILE)),
             "open_stdin": bool(doc["Config"].get("OpenStdin")),
             "console_size": hc.get("ConsoleSize"),
+            "id": doc["Id"],
+            "runtime": hc.get("Runtime") or "wharfie",
+            "runc_root": str(self.state_root.parent / "runc"),
         }
         _write_json(os.path.join(state_dir, "config.json"), spec)
         _write_json(os.path.join(state_dir, "shim.json"), shim_opts)
@@ -559,7 +562,24 @@ class ContainerService:
         await self.zygote.stop()
 
 
+RUNTIMES = ("wharfie", "runc")
+
+
+def runtimes() -> dict[str, dict[str, str]]:
+    """The executors this daemon can use: the built-in one, and runc when installed."""
+    import shutil
+
+    found = {"wharfie": {"path": "wharfie-shim"}}
+    runc = shutil.which("runc")
+    if runc:
+        found["runc"] = {"path": runc}
+    return found
+
+
 def _validate_host(host: dict[str, Any]) -> None:
+    runtime = host.get("Runtime") or "wharfie"
+    if runtime not in runtimes():
+        raise InvalidArgument(f"unknown or invalid runtime name: {runtime}")
     policy = host.get("RestartPolicy") or {}
     name = policy.get("Name") or "no"
     if name not in ("no", "always", "unless-stopped", "on-failure"):

@@ -110,6 +110,8 @@ class Shim:
         self.go_w = self.err_r = -1
         self.start_error = ""
         self.exit_deadline: float | None = None
+        self.runc_root: str = self.opts.get("runc_root", "") if self.opts.get("runtime") == "runc" else ""
+        self.runc_execs: dict[str, Any] = {}  # exec id → its `runc exec` Popen
 
     # -- setup ---------------------------------------------------------------------------
     def prepare(self) -> int:
@@ -120,6 +122,8 @@ class Shim:
         """
         from wharfie.linux import ns
 
+        if self.runc_root:
+            return self._prepare_runc()
         process = self.spec["process"]
         tty = bool(process.get("terminal"))
         ns.unshare(ns.CLONE_NEWPID)  # our next child is PID 1 of a new namespace
@@ -153,6 +157,33 @@ class Shim:
         self.init = Process(pid, tty, out_fds, mine.get("stdin"), None)
         self.by_pid[pid] = self.init
         self._join_cgroup(pid)
+        return pid
+
+    def _prepare_runc(self) -> int:
+        """The same bundle under runc: `runc create` now, `runc start` at the gate."""
+        from wharfie.linux import prctl
+        from wharfie.runtime import runc
+
+        prctl.set_child_subreaper(True)  # the container reparents to us when runc exits
+        tty = bool(self.spec["process"].get("terminal"))
+        mine: dict[str, int] = {}
+        if tty:
+            null = os.open(os.devnull, os.O_RDWR)
+            child_stdio = (null, null, null)
+        else:
+            child_stdio, mine = self._pipes()
+        pid, master, err = runc.create(self.runc_root, self.dir, self.opts["id"], child_stdio, tty)
+        for fd in set(child_stdio) - set(mine.values()):
+            os.close(fd)
+        if err:
+            raise RuntimeError(err)
+        if master is not None:
+            _set_winsize(master, self.opts.get("console_size"))
+            mine = {"stdout": master, **({"stdin": master} if self.opts.get("open_stdin") else {})}
+        out_fds = {mine["stdout"]: "stdout", **({mine["stderr"]: "stderr"} if "stderr" in mine else {})}
+        self.init = Process(pid, tty, out_fds, mine.get("stdin"), master)
+        self.by_pid[pid] = self.init
+        self.status = "created"
         return pid
 
     def _pipes(self) -> tuple[tuple[int, int, int], dict[str, int]]:
@@ -339,6 +370,9 @@ class Shim:
             client.reply({"pid": self.init.pid} if not self.start_error else
                          {"error": self.start_error, "exit_code": 127})
             return
+        if self.runc_root:
+            self._start_runc(client)
+            return
         os.write(self.go_w, b"G")
         os.close(self.go_w)
         if self.console is not None:
@@ -369,6 +403,23 @@ class Shim:
             self.init.open_outputs = 0
             self.init.exit_status = code
             self._close_streams(self.init)
+            return
+        self.status = "running"
+        write_json_atomic(os.path.join(self.dir, "state.json"),
+                          {"pid": self.init.pid, "started_at": rfc3339nano(time.time_ns())})
+        client.reply({"pid": self.init.pid})
+
+    def _start_runc(self, client: Client) -> None:
+        from wharfie.runtime import runc
+
+        assert self.init is not None
+        for fd in self.init.out_fds:
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, ("output", (self.init, fd)))
+        err = runc.start(self.runc_root, self.opts["id"])
+        if err:
+            self.start_error = err
+            client.reply({"error": err, "exit_code": _code_for(err)})
             return
         self.status = "running"
         write_json_atomic(os.path.join(self.dir, "state.json"),
@@ -409,6 +460,9 @@ class Shim:
             client.reply({"error": f"container is not running ({self.status})"})
             return
         attach = req.get("attach")
+        if self.runc_root:
+            self._exec_runc(client, req)
+            return
         proc = execproc.spawn(self.init.pid, req["process"], self.spec, attach is not None, self.cgroup)
         proc_obj = Process(proc.pid, proc.tty, proc.out_fds, proc.stdin_fd, proc.master, req["id"])
         if proc.error:
@@ -424,6 +478,26 @@ class Shim:
         client.reply({"pid": proc.pid})
         if attach is not None:
             self._attach(client, proc_obj, attach, reply=False)
+
+    def _exec_runc(self, client: Client, req: dict[str, Any]) -> None:
+        from wharfie.runtime import runc
+
+        popen, master = runc.exec_process(self.runc_root, self.dir, self.opts["id"], req["id"], req["process"])
+        self.runc_execs[req["id"]] = popen
+        if master is not None:
+            out_fds, stdin_fd = {master: "stdout"}, master
+        else:
+            out_fds = {popen.stdout.fileno(): "stdout", popen.stderr.fileno(): "stderr"}
+            stdin_fd = popen.stdin.fileno()
+        proc = Process(popen.pid, master is not None, out_fds, stdin_fd, master, req["id"])
+        self.execs[req["id"]] = proc
+        self.by_pid[popen.pid] = proc
+        for fd in out_fds:
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, ("output", (proc, fd)))
+        client.reply({"pid": popen.pid})
+        if req.get("attach") is not None:
+            self._attach(client, proc, req["attach"], reply=False)
 
     # -- output and exits ----------------------------------------------------------------
     def _on_output(self, item: tuple[Process, int]) -> None:
@@ -502,6 +576,10 @@ class Shim:
                 pass
         self.exit_info = {"exit_code": self.init.exit_status, "oom_killed": oom,
                           "finished_at": rfc3339nano(time.time_ns())}
+        if self.runc_root:
+            from wharfie.runtime import runc
+
+            runc.delete(self.runc_root, self.opts["id"])
         self.log.close()
         try:
             write_json_atomic(os.path.join(self.dir, "exit.json"), self.exit_info)
@@ -561,7 +639,8 @@ def main(argv: list[str]) -> int:
         pid = shim.prepare()
     except Exception as e:
         if report:
-            report.write(json.dumps({"error": f"{type(e).__name__}: {e}"}) + "\n")
+            text = str(e) if isinstance(e, RuntimeError) else f"{type(e).__name__}: {e}"
+            report.write(json.dumps({"error": text}) + "\n")
             report.close()
         return 1
     with open(os.path.join(state_dir, "shim.pid"), "w") as fh:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from wharfie import API_VERSION, MIN_API_VERSION, __version__
 from wharfie.api.http import Request, Response, json_response
 from wharfie.api.server import Router
+from wharfie.containers.service import runtimes
 from wharfie.errors import InvalidArgument
 from wharfie.events import Event
 from wharfie.images import filters as flt
@@ -138,7 +139,7 @@ def system_info(d: Daemon) -> dict[str, Any]:
         "Labels": [],
         "ExperimentalBuild": False,
         "ServerVersion": __version__,
-        "Runtimes": {"wharfie": {"path": "wharfie-shim"}},
+        "Runtimes": runtimes(),
         "DefaultRuntime": "wharfie",
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                   "Error": "", "RemoteManagers": None},
