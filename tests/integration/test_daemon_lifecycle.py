@@ -15,6 +15,8 @@ import imagegen
 import pytest
 from support.daemon import WharfieDaemon
 
+from wharfie.snapshots.store import tree_size
+
 
 @pytest.fixture
 def fresh(tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -124,7 +126,7 @@ def test_kill9_during_large_load_leaves_consistent_store(fresh: WharfieDaemon, t
     image_dir = fresh.data_root / "image"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the daemon is writing the big layer
-        if _dir_bytes(image_dir / "content" / "ingest") + _dir_bytes(image_dir / "snapshots" / ".tmp") > 20 << 20:
+        if tree_size(image_dir / "content" / "ingest") + tree_size(image_dir / "snapshots" / ".tmp") > 20 << 20:
             break
         time.sleep(0.01)
     else:
@@ -135,24 +137,13 @@ def test_kill9_during_large_load_leaves_consistent_store(fresh: WharfieDaemon, t
     fresh.start()
     assert fresh.docker.ok("images", "-q", "--no-trunc") == ""
     assert fresh.docker("image", "inspect", "big:1").rc == 1
-    assert _dir_bytes(image_dir / "content") < 1 << 20, "blobs of the aborted load were not reclaimed"
+    assert tree_size(image_dir / "content") < 1 << 20, "blobs of the aborted load were not reclaimed"
     assert list((image_dir / "snapshots" / ".tmp").iterdir()) == []
     assert [p.name for p in (image_dir / "snapshots").iterdir()] == [".tmp"]
     assert list((image_dir / "tmp").iterdir()) == []
     # The store still works: the same load now succeeds.
     assert "Loaded image: big:1" in fresh.docker.ok("load", "-i", str(path))
     assert json.loads(fresh.docker.ok("image", "inspect", "big:1"))[0]["Id"] == big.id
-
-
-def _dir_bytes(d: Path) -> int:
-    total = 0
-    for root, _, files in os.walk(d):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(root, f)).st_size
-            except FileNotFoundError:
-                pass
-    return total
 
 
 def _readline_with_timeout(proc: subprocess.Popen[str], timeout: float) -> str:

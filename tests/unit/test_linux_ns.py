@@ -5,44 +5,18 @@ from __future__ import annotations
 
 import errno
 import os
-import pickle
 import signal
 import socket
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
+from support.kernel import in_child
 
 from wharfie.linux import ns
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
-
-def in_child(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run fn in a forked child and return its (picklable) result; child errors fail the test."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        signal.alarm(30)
-        try:
-            payload = pickle.dumps(("ok", fn(*args)))
-        except BaseException as exc:
-            payload = pickle.dumps(("err", "".join(traceback.format_exception(exc))))
-        try:
-            os.write(w, payload)
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as fh:
-        data = fh.read()
-    os.waitpid(pid, 0)
-    kind, value = pickle.loads(data)
-    if kind == "err":
-        pytest.fail(f"child failed:\n{value}")
-    return value
 
 
 @contextmanager

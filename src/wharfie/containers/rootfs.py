@@ -13,7 +13,7 @@ from pathlib import Path
 
 from wharfie.containers.store import Doc
 from wharfie.images.service import ImageService
-from wharfie.snapshots.store import remove_tree
+from wharfie.snapshots.store import remove_tree, tree_size
 
 RESOLV_FALLBACK = "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
 
@@ -136,12 +136,4 @@ class RootfsManager:
             remove_tree(d)
 
     def disk_usage(self, cid: str) -> int:
-        total = 0
-        for root, _, files in os.walk(self.dir(cid) / "diff"):
-            for f in files:
-                try:
-                    total += os.lstat(os.path.join(root, f)).st_size
-                except OSError:
-                    pass
-        return total
-
+        return tree_size(self.dir(cid) / "diff")

@@ -77,3 +77,15 @@ def remove_tree(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path, onerror=onerror)
+
+
+def tree_size(path: str | Path) -> int:
+    """Bytes of regular-file content below `path` (links not followed): Docker's sizes."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass  # removed while we walk
+    return total

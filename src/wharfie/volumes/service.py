@@ -24,7 +24,7 @@ from wharfie.errors import Conflict, InvalidArgument, NotFound
 from wharfie.events import EventBus
 from wharfie.images import filters as flt
 from wharfie.runtime import spec as oci
-from wharfie.snapshots.store import remove_tree
+from wharfie.snapshots.store import remove_tree, tree_size
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 Volume = dict[str, Any]
@@ -144,7 +144,7 @@ class VolumeService:
                 continue
             if any(flt.label_match(labels, s) for s in filters.get("label!", [])):
                 continue
-            reclaimed += _du(self.data_dir(meta["Name"]))
+            reclaimed += tree_size(self.data_dir(meta["Name"]))
             self.remove(meta["Name"])
             deleted.append(meta["Name"])
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
@@ -306,14 +306,3 @@ def _check_options(options: dict[str, str]) -> None:
     for k in options:
         if k not in allowed:
             raise InvalidArgument(f"invalid option key: {k!r}")
-
-
-def _du(path: str) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(root, f)).st_size
-            except OSError:
-                pass
-    return total
