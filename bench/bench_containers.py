@@ -153,9 +153,9 @@ def main() -> None:
             finally:
                 subprocess.run([*cli, "rm", "-af"], capture_output=True)
         keys = list(dict.fromkeys(k for r in results.values() for k in r))
-        print(f"{'metric':<24}" + "".join(f"{n:>12}" for n in results))
+        print(f"{'metric':<24}" + "".join(f"{n:>14}" for n in results))
         for k in keys:
-            print(f"{k:<24}" + "".join(f"{r.get(k, float('nan')):>12.1f}" for r in results.values()))
+            print(f"{k:<24}" + "".join(f"{r.get(k, float('nan')):>14.1f}" for r in results.values()))
         if "dockerd" in results:
             ratio = results["wharfie"]["run --rm ms"] / results["dockerd"]["run --rm ms"]
             print(f"run --rm: wharfie/docker = {ratio:.2f}x (goal <= 0.35x)")

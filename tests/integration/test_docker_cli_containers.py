@@ -322,3 +322,12 @@ def test_runc_executor_runs_the_same_bundle(docker) -> None:
     docker.ok("rm", "-f", "viarunc")
     r = docker("run", "--rm", "--runtime", "bogus", "busybox", "true")
     assert r.rc == 125 and "unknown or invalid runtime name: bogus" in r.err
+
+
+def test_cpu_limits_reach_the_cgroup(docker) -> None:
+    out = docker.ok("run", "--rm", "--cpus", "0.5", "--cpu-shares", "512", "--cpuset-cpus", "0", "busybox", "sh", "-c",
+                    "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us "
+                    "/sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpuset/cpuset.cpus")
+    assert out.split() == ["50000", "100000", "512", "0"]
+    r = docker("run", "--rm", "-m", "1m", "busybox", "true")
+    assert r.rc == 125 and "Minimum memory limit allowed is 6MB" in r.err
