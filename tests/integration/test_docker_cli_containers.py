@@ -331,3 +331,21 @@ def test_cpu_limits_reach_the_cgroup(docker) -> None:
     assert out.split() == ["50000", "100000", "512", "0"]
     r = docker("run", "--rm", "-m", "1m", "busybox", "true")
     assert r.rc == 125 and "Minimum memory limit allowed is 6MB" in r.err
+
+
+def test_commit_makes_an_image_from_the_container(docker) -> None:
+    docker.ok("run", "--name", "tocommit", "busybox", "sh", "-c",
+              "echo committed > /hello; rm /etc/group; mkdir -p /d && echo x > /d/f")
+    image_id = docker.ok("commit", "-c", "CMD [\"cat\", \"/hello\"]", "-m", "a message", "-a", "me",
+                         "tocommit", "committed:1").strip()
+    assert image_id.startswith("sha256:")
+    assert docker.ok("run", "--rm", "committed:1") == "committed\n"
+    r = docker("run", "--rm", "committed:1", "cat", "/etc/group")
+    assert r.rc != 0  # the deletion is a whiteout in the new layer
+    assert docker.ok("run", "--rm", "committed:1", "cat", "/etc/passwd").startswith("root:")
+    doc = json.loads(docker.ok("image", "inspect", "committed:1"))[0]
+    assert doc["Author"] == "me" and doc["Comment"] == "a message" and len(doc["RootFS"]["Layers"]) == 2
+    hist = docker.ok("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Comment}}", "committed:1").splitlines()
+    assert hist[0].startswith("sh -c echo committed") and hist[0].endswith("|a message")
+    docker.ok("rm", "tocommit")
+    docker.ok("rmi", "committed:1")

@@ -520,6 +520,33 @@ class ContainerService:
         self.emit(doc, "update")
         return []
 
+    # -- commit ----------------------------------------------------------------------------
+    async def commit(self, ref: str, repo: str, tag: str, comment: str, author: str, pause: bool,
+                     changes: list[str], body: dict[str, Any]) -> str:
+        """`docker commit`: the container's writable layer becomes a new image on its own."""
+        from wharfie.images.changes import apply_changes
+
+        doc = self.get(ref)
+        cfg = {k: v for k, v in doc["Config"].items()}
+        cfg.update({k: v for k, v in (body or {}).items() if v not in (None, "", [], {})})
+        cfg = apply_changes(cfg, changes)
+        target = ""
+        if repo:
+            target = f"{repo}:{tag}" if tag else repo
+        freeze = pause and doc["State"]["Running"] and not doc["State"]["Paused"]
+        if freeze:
+            await asyncio.to_thread(self._freezer, doc, True)
+        try:
+            upper = str(self.rootfs.dir(doc["Id"]) / "diff")
+            history = {"created_by": model.command_text(doc), **({"comment": comment} if comment else {})}
+            image_id = await asyncio.to_thread(self.images.commit, doc["Image"], upper, cfg, history,
+                                               [target] if target else [], author=author)
+        finally:
+            if freeze:
+                await asyncio.to_thread(self._freezer, doc, False)
+        self.emit(doc, "commit", comment=comment)
+        return image_id
+
     # -- recovery --------------------------------------------------------------------------
     async def recover(self) -> None:
         """Reattach to shims of containers that were running when the daemon stopped."""

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from wharfie.images import filters as flt
 from wharfie.images.layers import LayerStore
 from wharfie.metadata.db import ImageRow, MetadataDB
 from wharfie.oci import digest as dg
+from wharfie.oci import mediatypes as mt
 from wharfie.oci import reference
 from wharfie.snapshots.store import SnapshotStore
 
@@ -205,6 +206,40 @@ class ImageService:
         if row is None:
             raise NotFound(f"layer {chain_id} is not stored")
         return row.size
+
+    def commit(self, parent_id: str | None, upper: str, container_config: dict[str, Any],
+               history: dict[str, Any], tags: list[str], *, author: str = "", empty_layer: bool = False,
+               mtime: int | None = None) -> str:
+        """A new image: the parent's layers plus the diff in `upper` (an overlay upper dir or a
+        plain tree), with `container_config` as its config. `docker commit` and build steps."""
+        import tempfile
+
+        from wharfie.archive.diff import write_diff
+
+        parent = self.image(parent_id) if parent_id else None
+        base = dict(parent.config) if parent else {"architecture": mt.host_arch(), "os": "linux"}
+        chain = self.db.image_chain(parent_id) if parent_id else []
+        diff_ids = list((base.get("rootfs") or {}).get("diff_ids") or [])
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        hist = list(base.get("history") or []) + [{"created": now, **history,
+                                                   **({"empty_layer": True} if empty_layer else {})}]
+        with self.layers.lease() as lease:
+            if not empty_layer:
+                with tempfile.TemporaryFile(dir=self.tmp) as fh:
+                    write_diff(upper, fh, mtime)  # type: ignore[arg-type]
+                    fh.seek(0)
+                    row = self.layers.ingest(fh, chain[-1] if chain else None, None, lease)  # type: ignore[arg-type]
+                chain.append(row.chain_id)
+                diff_ids.append(row.diff_id)
+            for c in chain:
+                lease.add(c)
+            config = {k: v for k, v in base.items() if k not in ("container", "container_config")}
+            config.update(created=now, config=container_config, history=hist,
+                          rootfs={"type": "layers", "diff_ids": diff_ids})
+            if author:
+                config["author"] = author
+            data = json.dumps(config, separators=(",", ":")).encode()
+            return self.add(data, chain, tags, "commit" if not empty_layer else None)
 
     # -- tag -------------------------------------------------------------------------------
     def tag(self, name: str, repo: str, tag: str) -> str:

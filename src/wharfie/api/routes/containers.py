@@ -197,6 +197,15 @@ def register(router: Router, d: Daemon) -> None:
                 os.unlink(tmp)
         return Response(200, b"", content_type=None)
 
+    @router.route("POST", "/commit")
+    async def commit(request: Request) -> Response:
+        body = await request.json() or {}
+        image_id = await svc.commit(request.arg("container"), request.arg("repo"), request.arg("tag"),
+                                    request.arg("comment"), request.arg("author"),
+                                    request.arg("pause") in ("", "1", "true", "True"), request.args("changes"),
+                                    body if isinstance(body, dict) else {})
+        return json_response({"Id": image_id}, 201)
+
     # -- exec ------------------------------------------------------------------------------
     @router.route("POST", "/containers/{id}/exec")
     async def exec_create(request: Request) -> Response:
