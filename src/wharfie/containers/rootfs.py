@@ -9,6 +9,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from wharfie.containers.store import Doc
@@ -137,3 +140,22 @@ class RootfsManager:
 
     def disk_usage(self, cid: str) -> int:
         return tree_size(self.dir(cid) / "diff")
+
+
+@contextmanager
+def overlay_for_image(images: ImageService, image_id: str, tmp: Path) -> Iterator[tuple[str, str]]:
+    """A throw-away writable overlay of an image (no container): yields (merged, upper)."""
+    from wharfie.linux import mount
+
+    d = Path(tempfile.mkdtemp(prefix="overlay-", dir=tmp))
+    merged, upper, work, empty = d / "merged", d / "upper", d / "work", d / "empty"
+    for p in (merged, upper, work, empty):
+        p.mkdir()
+    chain = images.db.image_chain(image_id) if image_id else []
+    lowers = [str(images.snapshots.fs(c)) for c in reversed(chain)] or [str(empty)]
+    mount.mount_overlay(lowers, str(upper), str(work), str(merged))
+    try:
+        yield str(merged), str(upper)
+    finally:
+        mount.umount(str(merged), mount.MNT_DETACH)
+        remove_tree(d)

@@ -1,0 +1,146 @@
+"""One build stage in progress: its current image, config and environment, and the three
+ways a step changes it (run a command, copy files, change config), each cached.
+
+The dispatcher (one function per Dockerfile instruction) calls these; they report the legacy
+builder's lines (` ---> Using cache`, ` ---> Running in …`, ` ---> <id>`) through `say`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wharfie.build import steps
+from wharfie.build.cache import BuildCache, digest_inputs
+from wharfie.build.context import BuildContext
+from wharfie.containers.service import ContainerService
+from wharfie.images.service import ImageService
+from wharfie.oci import digest as dg
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class BuildOptions:
+    no_cache: bool = False
+    network: str = "host"
+    build_args: dict[str, str | None] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    source_date_epoch: int = 0
+
+
+@dataclass
+class Stage:
+    images: ImageService
+    containers: ContainerService
+    cache: BuildCache
+    context: BuildContext
+    opts: BuildOptions
+    say: Say
+    output: steps.Output
+    image_id: str = ""                 # "" while FROM scratch has produced nothing yet
+    config: dict[str, Any] = field(default_factory=dict)  # the image's container config
+    shell: list[str] = field(default_factory=lambda: ["/bin/sh", "-c"])
+    args: dict[str, str] = field(default_factory=dict)    # ARGs in scope with their values
+    cache_hits: int = 0
+
+    def env_for_run(self) -> list[str]:
+        """RUN sees the image's ENV plus the ARGs in scope (ENV wins)."""
+        env = list(self.config.get("Env") or [])
+        names = {e.split("=", 1)[0] for e in env}
+        return env + [f"{k}={v}" for k, v in self.args.items() if k not in names]
+
+    def _cached(self, key: str) -> str | None:
+        if self.opts.no_cache:
+            return None
+        hit = self.cache.get(key)
+        if hit and self.images.db.image(hit) is not None:
+            return hit
+        return None
+
+    def _advance(self, image_id: str, cached: bool) -> None:
+        if cached:
+            self.say(" ---> Using cache\n")
+            self.cache_hits += 1
+        self.image_id = image_id
+        self.config = copy.deepcopy(self.images.image(image_id).config.get("config") or {})
+        self.say(f" ---> {dg.short_id(image_id)}\n")
+
+    # -- the three kinds of step ---------------------------------------------------------
+    async def change_config(self, created_by: str, mutate: Callable[[dict[str, Any]], None]) -> None:
+        """A metadata-only step (ENV, CMD, LABEL, …): a new image with an empty layer."""
+        new = copy.deepcopy(self.config)
+        mutate(new)
+        key = self.cache.key(self.image_id, created_by, extra={"config": repr(sorted(new.items()))})
+        hit = self._cached(key)
+        if hit:
+            return self._advance(hit, True)
+        image_id = await asyncio.to_thread(
+            self.images.commit, self.image_id or None, "", new, {"created_by": created_by}, [], empty_layer=True)
+        self.cache.put(key, image_id)
+        self._advance(image_id, False)
+
+    async def run(self, argv: list[str], shown: str) -> None:
+        created_by = shown
+        env = self.env_for_run()
+        key = self.cache.key(self.image_id, created_by, extra={"args": repr(sorted(self.args.items()))})
+        hit = self._cached(key)
+        if hit:
+            return self._advance(hit, True)
+        run_config = dict(self.config, Env=env)
+        cid, upper = await steps.run_step(self.containers, self.image_id, argv, run_config, self.opts.network,
+                                          self.output, shown,
+                                          on_created=lambda c: self.say(f" ---> Running in {c[:12]}\n"))
+        try:
+            image_id = await asyncio.to_thread(self.images.commit, self.image_id, upper, self.config,
+                                               {"created_by": created_by}, [])
+        finally:
+            await self.containers.remove(cid, force=True)
+        self.say(f" ---> Removed intermediate container {cid[:12]}\n")
+        self.cache.put(key, image_id)
+        self._advance(image_id, False)
+
+    async def copy(self, created_by: str, sources: list[str], dest: str, chown: tuple[int, int] | None,
+                   source_ctx: BuildContext | None = None) -> None:
+        """COPY/ADD from the context: cached by the sources' content, never their mtimes."""
+        ctx = source_ctx or self.context
+        fds: list[int] = []
+        entries: list[tuple[str, str]] = []
+        try:
+            matches = [rel for pattern in sources for rel in ctx.expand(pattern)]
+            into_dir = len(matches) > 1 or dest.endswith("/")
+            for rel in matches:
+                fd, walked, is_dir = ctx.walk(rel)
+                fds.append(fd)
+                if is_dir:
+                    entries += walked  # a directory's *contents* go to dest
+                else:  # "" = dest itself, unless dest is (or turns out to be) a directory
+                    entries += [(walked[0][0], walked[0][1] if into_dir else "")]
+            inputs = await asyncio.to_thread(digest_inputs, entries)
+            key = self.cache.key(self.image_id, f"{created_by} {dest}", inputs, {"chown": repr(chown)})
+            hit = self._cached(key)
+            if hit:
+                return self._advance(hit, True)
+            image_id = await asyncio.to_thread(self._commit_copy, entries, dest, chown, created_by, inputs)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.cache.put(key, image_id)
+        self._advance(image_id, False)
+
+    def _commit_copy(self, entries: list[tuple[str, str]], dest: str, chown: tuple[int, int] | None,
+                     created_by: str, inputs: str) -> str:
+        """Copy into a scratch overlay of the current image; its upper dir is the new layer."""
+        from wharfie.containers.rootfs import overlay_for_image
+
+        workdir = self.config.get("WorkingDir") or "/"
+        target = dest if dest.startswith("/") else os.path.join(workdir, dest)
+        with overlay_for_image(self.images, self.image_id, self.images.tmp) as (merged, upper):
+            steps.copy_into(merged, target, entries, chown)
+            history = {"created_by": f"/bin/sh -c #(nop) {created_by} {inputs[7:19]} in {target} "}
+            return self.images.commit(self.image_id or None, upper, self.config, history, [],
+                                      mtime=self.opts.source_date_epoch)

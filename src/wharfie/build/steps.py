@@ -1,0 +1,134 @@
+"""The two kinds of build step that touch files, on top of the container runtime.
+
+- `run_step`: a RUN instruction is a short-lived container of the current image; its output
+  streams to the build, and on success its writable layer becomes the next image.
+- `copy_step`: COPY/ADD write into the current image's overlay (so existing parent dirs keep
+  their modes through copy-up) and the upper dir becomes the next image, with normalised
+  timestamps so the same inputs give the same layer digest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from wharfie.containers.service import ContainerService
+from wharfie.errors import WharfieError
+
+Output = Callable[[str, bytes], None]
+
+
+class StepFailed(WharfieError):
+    """A RUN step exited non-zero (Docker's message and the exit code for the CLI)."""
+
+    def __init__(self, command: str, code: int) -> None:
+        super().__init__(f"The command '{command}' returned a non-zero code: {code}")
+        self.exit_code = code
+
+
+async def _pump_frames(reader: asyncio.StreamReader, on_output: Output) -> None:
+    """Demultiplex docker's 8-byte frames from a shim attach stream."""
+    while True:
+        try:
+            head = await reader.readexactly(8)
+            data = await reader.readexactly(struct.unpack(">xxxxI", head)[0])
+        except asyncio.IncompleteReadError:
+            return
+        on_output("stderr" if head[0] == 2 else "stdout", data)
+
+
+async def run_step(svc: ContainerService, image_id: str, argv: list[str], config: dict[str, Any],
+                   network: str, on_output: Output, shown_command: str,
+                   on_created: Callable[[str], None] | None = None) -> tuple[str, str]:
+    """Run `argv` in a container of `image_id`; returns (container id, its upper dir).
+
+    The caller commits the upper dir and removes the container (`finish_step`).
+    """
+    body = {
+        "Image": image_id, "Cmd": argv, "Entrypoint": [],
+        "Env": list(config.get("Env") or []), "WorkingDir": config.get("WorkingDir") or "",
+        "User": config.get("User") or "", "AttachStdout": True, "AttachStderr": True,
+        "HostConfig": {"NetworkMode": network or "host"},
+    }
+    cid, _ = await svc.create(body, "")
+    if on_created is not None:
+        on_created(cid)
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def connect() -> None:
+        reply, reader, writer = await svc.shim(cid).stream({"op": "attach", "stdout": True, "stderr": True})
+
+        async def pump() -> None:
+            try:
+                await _pump_frames(reader, on_output)
+            finally:
+                writer.close()
+                if not done.done():
+                    done.set_result(None)
+
+        asyncio.ensure_future(pump())
+
+    svc.pending_attach.setdefault(cid, []).append(connect)
+    exited = svc.wait_future(cid, "next-exit")
+    try:
+        await svc.start(cid)
+    except WharfieError:
+        await svc.remove(cid, force=True)
+        raise
+    result = await exited
+    await done
+    code = int(result.get("StatusCode", 1))
+    if code != 0:
+        await svc.remove(cid, force=True)
+        raise StepFailed(shown_command, code)
+    return cid, str(svc.rootfs.dir(cid) / "diff")
+
+
+def _is_dir_in(root: int, path: str) -> bool:
+    from wharfie.linux.openat2 import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
+
+    try:
+        os.close(openat2(root, path.strip("/") or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0,
+                         RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS))
+        return True
+    except OSError:
+        return False
+
+
+def copy_into(rootfs: str, dest: str, sources: list[tuple[str, str]], chown: tuple[int, int] | None) -> None:
+    """Copy (host path, path inside dest) pairs under `dest` in `rootfs`, contained in it."""
+    import shutil
+
+    from wharfie.runtime.init import mkdir_p
+
+    root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for src, rel in sources:
+            if rel == "" and _is_dir_in(root, dest):
+                rel = os.path.basename(src)  # COPY file /existing/dir → /existing/dir/file
+            target_rel = os.path.normpath(os.path.join(dest, rel)).lstrip("/")
+            parent_rel, name = os.path.split(target_rel)
+            pfd = mkdir_p(root, parent_rel)
+            try:
+                parent = f"/proc/self/fd/{pfd}"
+                target = os.path.join(parent, name) if name else parent
+                if name and os.path.islink(target):
+                    os.unlink(target)  # never write through a symlink the image planted
+                if os.path.isdir(src) and not os.path.islink(src):
+                    os.makedirs(target, exist_ok=True)
+                    shutil.copystat(src, target)
+                elif os.path.islink(src):
+                    os.symlink(os.readlink(src), target)
+                else:
+                    if os.path.isdir(target) and not os.path.islink(target):
+                        raise WharfieError(f"cannot copy {rel}: a directory exists at {target_rel}")
+                    shutil.copy2(src, target, follow_symlinks=False)
+                if chown is not None:
+                    os.chown(target, chown[0], chown[1], follow_symlinks=False)
+            finally:
+                os.close(pfd)
+    finally:
+        os.close(root)
