@@ -403,6 +403,11 @@ class Command:
                 f"{bin_name}: '{path}' requires at least {n} {plural(n)}\n\nUsage:  {usage}\n\n"
                 f"See '{path} --help' for more information"
             )
+        if rule == "range" and not 1 <= len(args) <= n:
+            raise CLIError(
+                f"{bin_name}: '{path}' requires at least 1 and at most {n} {plural(n)}\n\n"
+                f"Usage:  {usage}\n\nRun '{path} --help' for more information"
+            )
         if rule == "max" and len(args) > n:
             # docker prints "SRun" here (a typo in cli/required.go); we print "Run".
             raise CLIError(

@@ -180,6 +180,17 @@ def parse_format(fmt: str, name: str = "") -> Any:
         raise CLIError(f"template parsing error: {e}") from None
 
 
+def header_label(name: Any = "") -> str:
+    """``SubHeaderContext.Label``: the last dotted part, ``-``/``_`` as spaces."""
+    return str(name).split(".")[-1].replace("-", " ").replace("_", " ")
+
+
+def header_context(header: Mapping[str, str]) -> Any:
+    from wharfie.cli.gotemplate import HeaderMap
+
+    return HeaderMap(header, {"Label": header_label})
+
+
 def render(fmt: str, rows: Iterable[Any], header: Mapping[str, str] | None = None) -> str:
     """Render rows like docker's ``formatter.Context.Write`` and return the text."""
     from wharfie.cli import gotemplate
@@ -196,7 +207,8 @@ def render(fmt: str, rows: Iterable[Any], header: Mapping[str, str] | None = Non
         return "".join(buf)
     partial: list[str] = []
     try:
-        head = tmpl.execute(dict(header or {}), funcs=gotemplate.HEADER_FUNCS, partial=partial)
+        head = tmpl.execute(header_context(header or {}), funcs=gotemplate.HEADER_FUNCS,
+                            partial=partial)
     except gotemplate.TemplateError:
         head = "".join(partial)
     from wharfie.cli.tabwriter import tabwrite

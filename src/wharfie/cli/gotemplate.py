@@ -67,6 +67,15 @@ class GoMap(dict[str, Any]):
     ``<no value>`` even when the template runs with ``missingkey=error``."""
 
 
+class HeaderMap(dict[str, Any]):
+    """docker's ``SubHeaderContext``: a map of column headers that also has methods
+    (``Label``), called when the template passes arguments."""
+
+    def __init__(self, data: Mapping[str, Any], methods: Mapping[str, Callable[..., Any]]) -> None:
+        super().__init__(data)
+        self.methods = dict(methods)
+
+
 class GoNil:
     """A typed nil: a nil slice prints ``[]``, a nil map ``map[]``; JSON ``null``."""
 
@@ -109,6 +118,7 @@ class GoStruct:
     evaluated lazily, like methods). ``json_names`` maps a Go field name to its JSON
     key (``None`` hides the field, as ``json:"-"``); ``omitempty`` lists the fields
     left out of JSON when empty. ``go_type`` names the type in error messages.
+    ``stringer`` is the type's ``String()`` method: ``fmt`` prints its result.
     """
 
     def __init__(
@@ -120,8 +130,10 @@ class GoStruct:
         omitempty: tuple[str, ...] | frozenset[str] = (),
         marshal: Callable[[], str] | None = None,
         pointer: bool = True,
+        stringer: Callable[[], str] | None = None,
     ) -> None:
         self.go_type = go_type
+        self.stringer = stringer
         self._fields = dict(fields)
         self._json_names = dict(json_names or {})
         self._omitempty = frozenset(omitempty)
@@ -262,6 +274,8 @@ def go_sprint_value(value: Any, top: bool = True) -> str:
             f"{go_sprint_value(k, False)}:{go_sprint_value(v, False)}" for k, v in items
         ) + "]"
     if isinstance(value, GoStruct):
+        if value.stringer is not None:
+            return value.stringer()
         inner = " ".join(go_sprint_value(value.get_field(n), False) for n in value.field_names())
         return "{" + inner + "}"
     return str(value)
@@ -1914,6 +1928,11 @@ class _State:
                 return receiver.get_field(name)
             raise self.errorf(f"can't evaluate field {name} in type {receiver.go_type}")
         if isinstance(receiver, dict):
+            if isinstance(receiver, HeaderMap) and name in receiver.methods:
+                call_args = [self.eval_arg(dot, a) for a in args[1:]]
+                if final is not _MISSING:
+                    call_args.append(final)
+                return receiver.methods[name](*call_args)
             if has_args:
                 raise self.errorf(f"{name} is not a method but has arguments")
             if name in receiver:

@@ -10,7 +10,17 @@ _C = "wharfie.cli.commands."
 
 #: top-level verbs: name -> (target, short description)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "attach": (
+        _C + "attach:attach_command",
+        "Attach local standard input, output, and error streams to a running container",
+    ),
+    "cp": (
+        _C + "cp:cp_command",
+        "Copy files/folders between a container and the local filesystem",
+    ),
+    "create": (_C + "run:create_command", "Create a new container"),
     "events": (_C + "events:events_command", "Get real time events from the server"),
+    "exec": (_C + "container_exec:exec_command", "Execute a command in a running container"),
     "history": (_C + "history:history_command", "Show the history of an image"),
     "images": (_C + "images:images_command", "List images"),
     "import": (
@@ -19,21 +29,70 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "info": (_C + "info:info_command", "Display system-wide information"),
     "inspect": (_C + "inspect:inspect_command", "Return low-level information on Docker objects"),
+    "kill": (_C + "kill:kill_command", "Kill one or more running containers"),
     "load": (_C + "load:load_command", "Load an image from a tar archive or STDIN"),
+    "logs": (_C + "logs:logs_command", "Fetch the logs of a container"),
+    "pause": (_C + "pause:pause_command", "Pause all processes within one or more containers"),
+    "port": (
+        _C + "port:port_command",
+        "List port mappings or a specific mapping for the container",
+    ),
+    "ps": (_C + "ps:ps_command", "List containers"),
+    "rename": (_C + "rename:rename_command", "Rename a container"),
+    "restart": (_C + "stop:restart_command", "Restart one or more containers"),
+    "rm": (_C + "rm:rm_command", "Remove one or more containers"),
     "rmi": (_C + "rmi:rmi_command", "Remove one or more images"),
+    "run": (_C + "run:run_command", "Create and run a new container from an image"),
     "save": (
         _C + "save:save_command",
         "Save one or more images to a tar archive (streamed to STDOUT by default)",
     ),
+    "start": (_C + "start:start_command", "Start one or more stopped containers"),
+    "stats": (
+        _C + "stats:stats_command",
+        "Display a live stream of container(s) resource usage statistics",
+    ),
+    "stop": (_C + "stop:stop_command", "Stop one or more running containers"),
     "tag": (_C + "tag:tag_command", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+    "top": (_C + "top:top_command", "Display the running processes of a container"),
+    "unpause": (
+        _C + "pause:unpause_command",
+        "Unpause all processes within one or more containers",
+    ),
+    "update": (_C + "update:update_command", "Update configuration of one or more containers"),
     "version": (_C + "version:version_command", "Show the wharfie version information"),
+    "wait": (
+        _C + "wait:wait_command",
+        "Block until one or more containers stop, then print their exit codes",
+    ),
 }
 
 #: "Common Commands" section of ``wharfie --help``, in docker's order
-COMMON = ("images", "version", "info")
+COMMON = ("run", "exec", "ps", "images", "version", "info")
+
+
+def _same(*names: str) -> dict[str, tuple[str, str]]:
+    """Management sub-commands that are the top-level verb under another path."""
+    return {name: COMMANDS[name] for name in names}
+
 
 #: management commands: name -> (short, {sub: (target, short)}, {alias: sub})
 MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str]], dict[str, str]]] = {
+    "container": (
+        "Manage containers",
+        {
+            **_same("attach", "cp", "create", "exec", "kill", "logs", "pause", "port", "rename",
+                    "restart", "rm", "run", "start", "stats", "stop", "top", "unpause",
+                    "update", "wait"),
+            "inspect": (
+                _C + "inspect:container_inspect_command",
+                "Display detailed information on one or more containers",
+            ),
+            "ls": (_C + "ps:container_ls_command", "List containers"),
+            "prune": (_C + "prune:container_prune_command", "Remove all stopped containers"),
+        },
+        {"list": "ls", "ps": "ls", "remove": "rm"},
+    ),
     "image": (
         "Manage images",
         {
@@ -59,6 +118,20 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str]], dict[str, str]]] = 
             "info": (_C + "info:system_info_command", COMMANDS["info"][1]),
         },
         {},
+    ),
+    "volume": (
+        "Manage volumes",
+        {
+            "create": (_C + "volume:volume_create_command", "Create a volume"),
+            "inspect": (
+                _C + "inspect:volume_inspect_command",
+                "Display detailed information on one or more volumes",
+            ),
+            "ls": (_C + "volume:volume_ls_command", "List volumes"),
+            "prune": (_C + "volume:volume_prune_command", "Remove unused local volumes"),
+            "rm": (_C + "volume:volume_rm_command", "Remove one or more volumes"),
+        },
+        {"list": "ls", "remove": "rm"},
     ),
 }
 

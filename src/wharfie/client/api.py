@@ -15,11 +15,11 @@ from typing import IO, Any
 from wharfie import API_VERSION, __version__
 from wharfie.client.errors import APIError, ConnectionFailed
 from wharfie.client.transport import HostAddress
+from wharfie.errors import WharfieError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from wharfie.client.hijack import HijackedConnection
-from wharfie.errors import WharfieError
 
 #: API version assumed when a daemon's ping carries no ``Api-Version`` header.
 FALLBACK_API_VERSION = "1.24"
@@ -85,8 +85,10 @@ def filters_json(filters: Mapping[str, Iterable[str]]) -> str:
 class Response:
     """A response whose body may still be streaming. Close it (or use ``with``)."""
 
-    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse,
+                 url: str = "") -> None:
         self._conn = conn
+        self.url = url
         self.raw = resp
         self.status = resp.status
         self.headers = resp.headers
@@ -197,7 +199,7 @@ class APIClient:
         except http.client.HTTPException as e:
             conn.close()
             raise WharfieError(f"error during connect: {e}") from e
-        return Response(conn, resp)
+        return Response(conn, resp, url)
 
     def ping(self) -> http.client.HTTPMessage:
         """``HEAD /_ping`` (falling back to GET); returns the response headers."""
@@ -319,7 +321,7 @@ class APIClient:
             return APIError(
                 status,
                 f"request returned {reason} for API route and version "
-                f"http://{self.address.host_header}{resp.raw.geturl() or ''}, "
+                f"http://{self.address.host_header}{resp.url}, "
                 "check if the server supports the requested API version",
             )
         message = ""
@@ -498,8 +500,10 @@ class APIClient:
     def _post_empty(self, path: str, params: Mapping[str, QueryValue] | None = None) -> None:
         self.request("POST", path, params).read()
 
-    def container_start(self, name: str) -> None:
-        self._post_empty(f"/containers/{name}/start")
+    def container_start(self, name: str, checkpoint: str = "", checkpoint_dir: str = "") -> None:
+        self._post_empty(f"/containers/{name}/start",
+                         {"checkpoint": checkpoint or None,
+                          "checkpoint-dir": checkpoint_dir or None})
 
     def container_stop(self, name: str, timeout: int | None = None, signal: str = "") -> None:
         params: dict[str, QueryValue] = {}

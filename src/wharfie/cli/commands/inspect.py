@@ -227,3 +227,102 @@ def image_inspect_command() -> Command:
         args=("min", 1),
         run=run_image_inspect,
     )
+
+
+def container_inspect_command() -> Command:
+    def run(cli: Cli, opts: Options, args: list[str]) -> int:
+        client = cli.client
+        return inspect_objects(
+            cli, args, opts.format,
+            lambda ref: ("container", client.container_inspect_raw(ref, opts.size)))
+
+    return Command(
+        use="inspect [OPTIONS] CONTAINER [CONTAINER...]",
+        short="Display detailed information on one or more containers",
+        flags=[
+            Flag("format", "f", "string", INSPECT_FORMAT_HELP),
+            Flag("size", "s", "bool", "Display total file sizes"),
+        ],
+        args=("min", 1),
+        run=run,
+    )
+
+
+#: ``volume.Volume``'s fields in declaration order, with their omitempty rule
+VOLUME_FIELDS = (("ClusterVolume", True), ("CreatedAt", True), ("Driver", False),
+                 ("Labels", False), ("Mountpoint", False), ("Name", False), ("Options", False),
+                 ("Scope", False), ("Status", True), ("UsageData", True))
+
+
+def volume_struct(vol: dict[str, Any]) -> Any:
+    """A ``*volume.Volume`` as the CLI decodes it (the typed struct, not the raw map)."""
+    from wharfie.cli.gotemplate import NIL_MAP, GoMap, GoStruct
+
+    fields: dict[str, Any] = {}
+    for name, _omit in VOLUME_FIELDS:
+        value = vol.get(name)
+        if name in ("Labels", "Options", "Status"):
+            value = GoMap(sorted(value.items())) if isinstance(value, dict) else NIL_MAP
+        elif name in ("CreatedAt", "Driver", "Mountpoint", "Name", "Scope"):
+            value = str(value or "")
+        elif name == "UsageData" and isinstance(value, dict):
+            value = GoStruct("*volume.UsageData", {"RefCount": int(value.get("RefCount") or 0),
+                                                   "Size": int(value.get("Size") or 0)})
+        fields[name] = value
+    return GoStruct("*volume.Volume", fields,
+                    omitempty=tuple(n for n, omit in VOLUME_FIELDS if omit))
+
+
+def inspect_typed(cli: Cli, refs: list[str], fmt: str, get: Callable[[str], Any]) -> int:
+    """``inspect.Inspect`` for typed objects (no raw JSON): Go's MarshalIndent."""
+    from wharfie.cli import gotemplate
+    from wharfie.client.jsonutil import indent_raw
+
+    tmpl = None
+    if fmt and fmt != "json":
+        try:
+            tmpl = gotemplate.parse(fmt)
+        except gotemplate.TemplateError as e:
+            raise StatusError(64, f"template parsing error: {e}") from None
+    errors: list[str] = []
+    values: list[Any] = []
+    rendered: list[str] = []
+    for ref in refs:
+        try:
+            value = get(ref)
+        except APIError as e:
+            errors.append(str(e))
+            continue
+        if tmpl is None:
+            values.append(value)
+            continue
+        try:
+            rendered.append(tmpl.execute(value) + "\n")
+        except gotemplate.TemplateError as e:
+            errors.append(f"template parsing error: {e}")
+    if tmpl is None:
+        if not values:
+            cli.out.write("[]\n")
+        else:
+            text = gotemplate.go_json(values, escape_html=True)
+            cli.out.write((text if fmt == "json" else indent_raw(text)) + "\n")
+    else:
+        cli.out.write("".join(rendered) if rendered else "\n")
+    if errors:
+        raise StatusError(1, "\n".join(errors))
+    return 0
+
+
+def volume_inspect_command() -> Command:
+    def run(cli: Cli, opts: Options, args: list[str]) -> int:
+        client = cli.client
+        return inspect_typed(cli, args, opts.format,
+                             lambda ref: volume_struct(client.volume_inspect(ref) or {}))
+
+    return Command(
+        use="inspect [OPTIONS] VOLUME [VOLUME...]",
+        short="Display detailed information on one or more volumes",
+        flags=[Flag("format", "f", "string", INSPECT_FORMAT_HELP)],
+        args=("min", 1),
+        run=run,
+    )

@@ -57,3 +57,36 @@ def image_prune_command() -> Command:
         args=("none", 0),
         run=run_prune,
     )
+
+
+CONTAINERS_WARNING = (
+    "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?"
+)
+
+
+def run_container_prune(cli: Cli, opts: Options, args: list[str]) -> int:
+    from wharfie.cli.formatter import human_size
+
+    if not opts.force and not confirm(cli, CONTAINERS_WARNING):
+        return 0
+    report = cli.client.containers_prune({k: list(v) for k, v in opts.filter.items()}) or {}
+    reclaimed = 0
+    deleted = report.get("ContainersDeleted") or []
+    if deleted:
+        cli.out.write("Deleted Containers:\n" + "".join(f"{d}\n" for d in deleted) + "\n")
+        reclaimed = int(report.get("SpaceReclaimed") or 0)
+    cli.out.write(f"Total reclaimed space: {human_size(reclaimed)}\n")
+    return 0
+
+
+def container_prune_command() -> Command:
+    return Command(
+        use="prune [OPTIONS]",
+        short="Remove all stopped containers",
+        flags=[
+            Flag("force", "f", "bool", "Do not prompt for confirmation"),
+            Flag("filter", "", "filter", 'Provide filter values (e.g. "until=<timestamp>")'),
+        ],
+        args=("none", 0),
+        run=run_container_prune,
+    )
