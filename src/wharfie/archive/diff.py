@@ -59,7 +59,7 @@ class _Writer:
     def add(self, path: str, arc: str) -> None:
         st = os.lstat(path)
         ti = _info(arc, st, self.mtime)
-        ti.pax_headers.update(_xattrs(path))
+        ti.pax_headers = {**ti.pax_headers, **_xattrs(path)}
         if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
             self._whiteout(arc)
         elif stat.S_ISDIR(st.st_mode):

@@ -217,7 +217,7 @@ class ImageService:
         from wharfie.archive.diff import write_diff
 
         parent = self.image(parent_id) if parent_id else None
-        base = dict(parent.config) if parent else {"architecture": mt.host_arch(), "os": "linux"}
+        base: dict[str, Any] = dict(parent.config) if parent else {"architecture": mt.host_arch(), "os": "linux"}
         chain = self.db.image_chain(parent_id) if parent_id else []
         diff_ids = list((base.get("rootfs") or {}).get("diff_ids") or [])
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -226,9 +226,9 @@ class ImageService:
         with self.layers.lease() as lease:
             if not empty_layer:
                 with tempfile.TemporaryFile(dir=self.tmp) as fh:
-                    write_diff(upper, fh, mtime)  # type: ignore[arg-type]
+                    write_diff(upper, fh, mtime)
                     fh.seek(0)
-                    row = self.layers.ingest(fh, chain[-1] if chain else None, None, lease)  # type: ignore[arg-type]
+                    row = self.layers.ingest(fh, chain[-1] if chain else None, None, lease)
                 chain.append(row.chain_id)
                 diff_ids.append(row.diff_id)
             for c in chain:

@@ -487,6 +487,7 @@ class Shim:
         if master is not None:
             out_fds, stdin_fd = {master: "stdout"}, master
         else:
+            assert popen.stdout is not None and popen.stderr is not None and popen.stdin is not None
             out_fds = {popen.stdout.fileno(): "stdout", popen.stderr.fileno(): "stderr"}
             stdin_fd = popen.stdin.fileno()
         proc = Process(popen.pid, master is not None, out_fds, stdin_fd, master, req["id"])
