@@ -430,7 +430,7 @@ class Command:
             cli.out.write(self.help_text())
             return 0
         for notice in opts.deprecations:
-            cli.err.write(notice + "\n")
+            cli.out.write(notice + "\n")  # docker's flag set writes it to stdout
         self.check_args(args)
         rc = self.run(cli, opts, args)
         return rc or 0

@@ -167,8 +167,8 @@ def _named_reference(image: str) -> Any:
     from wharfie.cli.reference import parse_normalized_named
     from wharfie.errors import InvalidArgument
 
-    if re.fullmatch(r"[a-f0-9]{64}", image) or re.fullmatch(
-            r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", image):
+    if re.fullmatch(r"[a-f0-9]{64}|sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}",
+                    image):
         return None
     try:
         return parse_normalized_named(image)
