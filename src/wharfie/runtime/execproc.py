@@ -66,7 +66,7 @@ def spawn(init_pid: int, process: dict[str, Any], spec: dict[str, Any], attach: 
 
         master = receive_console(console)
         if master is not None:
-            mine = {"stdout": master, "stdin": master}
+            mine = {"stdout": master, "stdin": os.dup(master)}  # stdin gets its own registration
     err = b""
     while chunk := os.read(err_r, 4096):
         err += chunk

@@ -36,6 +36,7 @@ from typing import Any
 from wharfie.runtime.logfile import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, LogWriter, rfc3339nano
 
 READ = 64 * 1024
+STDIN_HIGH_WATER = 1 << 20
 STREAM_IDS = {"stdout": 1, "stderr": 2}
 
 
@@ -78,8 +79,14 @@ class Process:
     def __init__(self, pid: int, tty: bool, out_fds: dict[int, str], stdin_fd: int | None,
                  master: int | None, exec_id: str | None = None) -> None:
         self.pid, self.tty, self.out_fds, self.stdin_fd = pid, tty, out_fds, stdin_fd
+        if stdin_fd is not None:
+            os.set_blocking(stdin_fd, False)
         self.master, self.exec_id = master, exec_id
         self.clients: list[Client] = []
+        self.stdin_buf = bytearray()
+        self.stdin_eof = False
+        self.stdin_watched = False
+        self.paused: list[Client] = []  # clients whose input waits for stdin to drain
         self.exit_status: int | None = None
         self.open_outputs = len(out_fds)
 
@@ -179,7 +186,7 @@ class Shim:
             raise RuntimeError(err)
         if master is not None:
             _set_winsize(master, self.opts.get("console_size"))
-            mine = {"stdout": master, **({"stdin": master} if self.opts.get("open_stdin") else {})}
+            mine = {"stdout": master, **({"stdin": os.dup(master)} if self.opts.get("open_stdin") else {})}
         out_fds = {mine["stdout"]: "stdout", **({mine["stderr"]: "stderr"} if "stderr" in mine else {})}
         self.init = Process(pid, tty, out_fds, mine.get("stdin"), master)
         self.by_pid[pid] = self.init
@@ -281,30 +288,67 @@ class Shim:
                 self._drop(client)
 
     def _stdin(self, client: Client, data: bytes) -> None:
+        """Queue client bytes for the process's stdin; written as the process reads them.
+
+        Never a blocking write: a process that writes output while we push input would
+        otherwise deadlock against us (we'd stop reading its stdout). A client that gets far
+        ahead of the process is paused until the queue drains.
+        """
         target = client.stdin_target
         assert target is not None
-        if target.stdin_fd is None:
-            return
         if not data:  # the client half-closed: its stdin ended
             client.stdin_target = None
-            try:
-                self.sel.unregister(client.sock)  # EOF stays readable: stop polling it
-            except (KeyError, ValueError):
-                pass
-            if target.tty:
-                return  # a pty has no EOF to pass; the shell exits on its own (ctrl-d)
-            try:
-                os.close(target.stdin_fd)
-            except OSError:
-                pass
-            target.stdin_fd = None
+            self._unwatch(client.sock)  # EOF stays readable: stop polling it
             if client.mode == "request":
                 self._drop(client)
+            if not target.tty:  # a pty has no EOF to pass; the shell exits on its own (ctrl-d)
+                target.stdin_eof = True
+                self._flush_stdin(target)
             return
+        if target.stdin_fd is None:
+            return
+        target.stdin_buf += data
+        self._flush_stdin(target)
+        if len(target.stdin_buf) > STDIN_HIGH_WATER:
+            self._unwatch(client.sock)
+            target.paused.append(client)
+
+    def _flush_stdin(self, proc: Process) -> None:
+        fd = proc.stdin_fd
+        if fd is None:
+            return
+        while proc.stdin_buf:
+            try:
+                n = os.write(fd, proc.stdin_buf)
+            except BlockingIOError:
+                break
+            except OSError:
+                proc.stdin_buf.clear()  # the process closed its stdin: drop the rest
+                break
+            del proc.stdin_buf[:n]
+        want_write = bool(proc.stdin_buf)
+        if want_write != proc.stdin_watched:
+            if want_write:
+                self.sel.register(fd, selectors.EVENT_WRITE, ("stdin_ready", proc))
+            else:
+                self.sel.unregister(fd)
+            proc.stdin_watched = want_write
+        if not proc.stdin_buf:
+            for c in proc.paused:
+                if c.mode != "done":
+                    self.sel.register(c.sock, selectors.EVENT_READ, ("client", c))
+            proc.paused.clear()
+            if proc.stdin_eof:
+                os.close(fd)
+                proc.stdin_fd = None
+
+    def _on_stdin_ready(self, proc: Process) -> None:
+        self._flush_stdin(proc)
+
+    def _unwatch(self, sock: socket.socket) -> None:
         try:
-            os.set_blocking(target.stdin_fd, True)
-            os.write(target.stdin_fd, data)
-        except OSError:
+            self.sel.unregister(sock)
+        except (KeyError, ValueError):
             pass
 
     def _drop(self, client: Client) -> None:
@@ -384,7 +428,8 @@ class Shim:
                 self.init.out_fds = {master: "stdout"}
                 self.init.open_outputs = 1
                 if self.opts.get("open_stdin"):
-                    self.init.stdin_fd = master
+                    self.init.stdin_fd = os.dup(master)  # its own registration for writes
+                    os.set_blocking(self.init.stdin_fd, False)
         for fd in self.init.out_fds:
             os.set_blocking(fd, False)
             self.sel.register(fd, selectors.EVENT_READ, ("output", (self.init, fd)))
@@ -464,12 +509,12 @@ class Shim:
             self._exec_runc(client, req)
             return
         proc = execproc.spawn(self.init.pid, req["process"], self.spec, attach is not None, self.cgroup)
-        proc_obj = Process(proc.pid, proc.tty, proc.out_fds, proc.stdin_fd, proc.master, req["id"])
         if proc.error:
             client.reply({"error": proc.error, "exit_code": _code_for(proc.error)})
             write_json_atomic(os.path.join(self.dir, f"exec-{req['id']}.json"),
                               {"exit_code": _code_for(proc.error), "error": proc.error})
             return
+        proc_obj = Process(proc.pid, proc.tty, proc.out_fds, proc.stdin_fd, proc.master, req["id"])
         self.execs[req["id"]] = proc_obj
         self.by_pid[proc.pid] = proc_obj
         for fd in proc.out_fds:
@@ -485,7 +530,7 @@ class Shim:
         popen, master = runc.exec_process(self.runc_root, self.dir, self.opts["id"], req["id"], req["process"])
         self.runc_execs[req["id"]] = popen
         if master is not None:
-            out_fds, stdin_fd = {master: "stdout"}, master
+            out_fds, stdin_fd = {master: "stdout"}, os.dup(master)
         else:
             assert popen.stdout is not None and popen.stderr is not None and popen.stdin is not None
             out_fds = {popen.stdout.fileno(): "stdout", popen.stderr.fileno(): "stderr"}
@@ -512,8 +557,7 @@ class Shim:
         stream = proc.out_fds[fd]
         if not data:
             self.sel.unregister(fd)
-            if fd != proc.stdin_fd:
-                os.close(fd)
+            os.close(fd)
             proc.open_outputs -= 1
             if proc.open_outputs == 0:
                 self._outputs_done(proc)
