@@ -487,6 +487,14 @@ class Cli:
         return buf
 
     @property
+    def err_binary(self) -> IO[bytes]:
+        buf = getattr(self.err, "buffer", None)
+        if buf is None:
+            raise CLIError("error stream does not accept binary data")
+        self.err.flush()
+        return buf
+
+    @property
     def in_binary(self) -> IO[bytes]:
         buf = getattr(self.stdin, "buffer", None)
         if buf is None:

@@ -83,13 +83,41 @@ def parse_uint(bits: int) -> Any:
     return convert
 
 
-def parse_duration_ns(value: str) -> int:
-    from wharfie.cli.commands.events import parse_go_duration
+_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
+                   "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
 
-    seconds = parse_go_duration(value)
-    if seconds is None:
-        raise ValueError(f'time: invalid duration "{value}"')
-    return round(seconds * 1_000_000_000)
+
+def parse_duration_ns(value: str) -> int:
+    """Go's ``time.ParseDuration`` in nanoseconds, with its error texts."""
+    import decimal
+
+    invalid = ValueError(f'time: invalid duration "{value}"')
+    s = value
+    neg = False
+    if s[:1] in ("-", "+"):
+        neg, s = s[0] == "-", s[1:]
+    if s == "0":
+        return 0
+    if not s:
+        raise invalid
+    total = decimal.Decimal(0)
+    while s:
+        m = re.match(r"([0-9]*)(\.([0-9]*))?", s)
+        assert m is not None
+        if not m.group(1) and not m.group(3):
+            raise invalid
+        number = decimal.Decimal((m.group(1) or "0") + "." + (m.group(3) or "0"))
+        s = s[m.end():]
+        unit_match = re.match(r"[^0-9.]*", s)
+        unit = unit_match.group(0) if unit_match else ""
+        if not unit:
+            raise ValueError(f'time: missing unit in duration "{value}"')
+        if unit not in _DURATION_UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration "{value}"')
+        s = s[len(unit):]
+        total += number * _DURATION_UNITS[unit]
+    ns = int(total)
+    return -ns if neg else ns
 
 
 def validate_env(value: str) -> str:

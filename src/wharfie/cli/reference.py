@@ -142,7 +142,9 @@ def parse_platform(spec: str) -> dict[str, str]:
     """containerd's ``platforms.Parse`` (normalized) as the OCI JSON object the docker
     client sends: ``{"architecture":"amd64","os":"linux"[,"variant":"v7"]}``."""
     parts = spec.lower().split("/")
-    if not spec or len(parts) > 3 or any(not p for p in parts):
+    if len(parts) > 3:
+        raise InvalidArgument(f'"{spec}": cannot parse platform specifier: invalid argument')
+    if not spec or any(not p for p in parts):
         raise InvalidArgument(f'"{spec}": unknown operating system or architecture: invalid argument')
     os_name = parts[0]
     if len(parts) == 1:

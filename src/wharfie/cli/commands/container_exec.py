@@ -75,7 +75,6 @@ def run_exec(cli: Cli, opts: Options, args: list[str]) -> int:
 def _interactive(cli: Cli, body: dict[str, Any], exec_id: str, start: dict[str, Any]) -> int:
     import threading
 
-    from wharfie.cli.commands.run import _binary
     from wharfie.cli.hijackio import (
         Detached,
         SignalDispatcher,
@@ -95,7 +94,7 @@ def _interactive(cli: Cli, body: dict[str, Any], exec_id: str, start: dict[str, 
         in_src = fd if fd is not None else cli.in_binary
     streamer = Streamer(
         conn, tty=tty, stdin=in_src, stdout=cli.out_binary,
-        stderr=cli.out_binary if tty else _binary(cli.err), detach_keys=body["DetachKeys"])
+        stderr=cli.out_binary if tty else cli.err_binary, detach_keys=body["DetachKeys"])
     dispatcher = SignalDispatcher()
     cancelled = threading.Event()
     force_exit_after_3(dispatcher, cli.err, streamer.restore, cancelled.set)

@@ -30,7 +30,7 @@ def run_logs(cli: Cli, opts: Options, args: list[str]) -> int:
     resp = client.container_logs(info["Id"], params)
     with resp:
         tty = bool((info.get("Config") or {}).get("Tty"))
-        stream_output(resp.iter_chunks(), tty, cli.out_binary, _binary(cli.err))
+        stream_output(resp.iter_chunks(), tty, cli.out_binary, cli.err_binary)
     return 0
 
 
@@ -42,10 +42,6 @@ def _timestamp(convert: Any, value: str, what: str) -> str:
     except CLIError as e:
         raise CLIError(f'invalid value for "{what}": {e}') from None
 
-
-def _binary(stream: Any) -> Any:
-    stream.flush()
-    return stream.buffer
 
 
 def logs_command() -> Command:

@@ -239,7 +239,7 @@ def attach_streams(cli: Cli, container_id: str, *, stdin: bool, stdout: bool, st
     out = cli.out_binary if stdout else None
     err: Any = None
     if stderr:
-        err = cli.out_binary if tty else _binary(cli.err)
+        err = cli.out_binary if tty else cli.err_binary
     in_src: Any = None
     if stdin:
         fd = stdin_fd(cli.stdin)
@@ -249,13 +249,6 @@ def attach_streams(cli: Cli, container_id: str, *, stdin: bool, stdout: bool, st
     streamer.start()
     return streamer
 
-
-def _binary(stream: Any) -> Any:
-    buf = getattr(stream, "buffer", None)
-    if buf is None:
-        raise CLIError("output stream does not accept binary data")
-    stream.flush()
-    return buf
 
 
 def run_run(cli: Cli, opts: Options, args: list[str]) -> int:
