@@ -1,0 +1,2 @@
+FROM alpine
+ADD --unpack=true https://example.com/x.tar.gz /x

@@ -1,0 +1,3 @@
+ARG foo bar=baz
+FROM ubuntu
+ARG abc="123 456" def

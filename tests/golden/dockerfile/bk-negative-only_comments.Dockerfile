@@ -1,0 +1,3 @@
+# Hello
+# These are just comments
+

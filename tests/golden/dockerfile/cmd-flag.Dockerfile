@@ -1,0 +1,2 @@
+FROM alpine
+CMD --not-a-flag-for-cmd

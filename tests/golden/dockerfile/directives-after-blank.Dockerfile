@@ -1,0 +1,5 @@
+
+# escape=`
+FROM alpine
+RUN echo \
+    continued

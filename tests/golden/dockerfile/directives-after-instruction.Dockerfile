@@ -1,0 +1,5 @@
+FROM alpine
+# escape=`
+# syntax=ignored/here
+RUN echo \
+    continued

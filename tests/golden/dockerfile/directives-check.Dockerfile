@@ -1,0 +1,3 @@
+# check=skip=all
+# syntax = docker/dockerfile:1 extra words
+FROM alpine

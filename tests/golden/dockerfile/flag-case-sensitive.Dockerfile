@@ -1,0 +1,2 @@
+FROM alpine
+COPY --Chown=1 a /b

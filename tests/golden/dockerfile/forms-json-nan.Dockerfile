@@ -1,0 +1,3 @@
+FROM alpine
+RUN [NaN]
+CMD ["a", true]

@@ -1,0 +1,3 @@
+FROM alpine
+COPY /foo <<EOF
+EOF

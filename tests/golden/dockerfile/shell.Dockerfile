@@ -1,0 +1,3 @@
+FROM mcr.microsoft.com/windows/servercore
+SHELL ["powershell", "-command"]
+SHELL ["/bin/bash", "-eo", "pipefail", "-c"]

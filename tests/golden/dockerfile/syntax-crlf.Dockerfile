@@ -1,0 +1,6 @@
+FROM alpine
+RUN echo crlf \
+    joined
+COPY <<EOF /x
+body
+EOF

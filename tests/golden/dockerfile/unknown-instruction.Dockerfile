@@ -1,0 +1,3 @@
+FROM alpine
+# the typo is caught with a hint
+RNU echo hi

@@ -1,0 +1,5 @@
+FROM alpine
+VOLUME /data
+VOLUME ["/a", "/b"]
+VOLUME /c /d
+VOLUME $DIR
