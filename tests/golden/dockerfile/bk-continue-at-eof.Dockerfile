@@ -1,3 +1,0 @@
-FROM alpine:3.5
-
-RUN something \

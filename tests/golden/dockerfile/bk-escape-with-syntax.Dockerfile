@@ -1,5 +1,0 @@
-# syntax = docker/dockerfile
-# escape = `
-
-FROM `
-    image

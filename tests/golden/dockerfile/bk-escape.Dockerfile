@@ -1,6 +1,0 @@
-#escape = `
-
-FROM image
-LABEL maintainer foo@bar.com
-ENV GOPATH `
-\go

@@ -1,1 +1,0 @@
-CMD "[\"echo\", \"Phew, I just managed to escaped those double quotes\"]"

@@ -1,1 +1,0 @@
-CMD '["echo", "Well, JSON in a string is JSON too?"]'

@@ -1,1 +1,0 @@
-CMD ['echo','single quotes are invalid JSON']

@@ -1,1 +1,0 @@
-CMD ["echo", "Please, close the brackets when you're done"

@@ -1,1 +1,0 @@
-CMD ["echo", "look ma, no quote!]

@@ -1,8 +1,0 @@
-CMD []
-CMD [""]
-CMD ["a"]
-CMD ["a","b"]
-CMD [ "a", "b" ]
-CMD [	"a",	"b"	]
-CMD	[	"a",	"b"	]	
-CMD ["abc 123", "♥", "☃", "\" \\ \/ \b \f \n \r \t \u0000"]

@@ -1,3 +1,0 @@
-# Hello
-# These are just comments
-
