@@ -179,6 +179,7 @@ def collect(cli: Cli, s: Stats, stream: bool, os_type: list[str]) -> None:
                 s.first.set()
                 if not stream:
                     return
+        s.fail(EOFError("EOF"))  # the stream ended: the container stopped
     except (OSError, ValueError, WharfieError) as e:
         s.fail(e)
     s.first.set()
