@@ -230,6 +230,15 @@ class WaitResult:
         return self.status
 
 
+def detach_keys_option(opts: Options) -> str:
+    """``--detach-keys``, else the config file's ``detachKeys``."""
+    if opts.detach_keys:
+        return str(opts.detach_keys)
+    from wharfie.cli.configfile import load_config
+
+    return str(load_config().get("detachKeys") or "")
+
+
 def attach_streams(cli: Cli, container_id: str, *, stdin: bool, stdout: bool, stderr: bool,
                    tty: bool, detach_keys: str) -> Any:
     """``attachContainer``: hijack and start copying; returns the streamer."""
@@ -290,7 +299,7 @@ def run_run(cli: Cli, opts: Options, args: list[str]) -> int:
         else:
             streamer = attach_streams(
                 cli, container_id, stdin=body["AttachStdin"], stdout=body["AttachStdout"],
-                stderr=body["AttachStderr"], tty=tty, detach_keys=opts.detach_keys)
+                stderr=body["AttachStderr"], tty=tty, detach_keys=detach_keys_option(opts))
         waiter = WaitResult(cli, container_id, "removed" if opts.rm else "next-exit")
         try:
             client.container_start(container_id)

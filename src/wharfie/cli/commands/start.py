@@ -38,7 +38,7 @@ def run_start(cli: Cli, opts: Options, args: list[str]) -> int:
 
 
 def _start_attached(cli: Cli, opts: Options, args: list[str]) -> int:
-    from wharfie.cli.commands.run import WaitResult, attach_streams
+    from wharfie.cli.commands.run import WaitResult, attach_streams, detach_keys_option
     from wharfie.cli.hijackio import (
         Detached,
         SignalDispatcher,
@@ -66,7 +66,7 @@ def _start_attached(cli: Cli, opts: Options, args: list[str]) -> int:
                            cancelled.set)
         stdin = bool(opts.interactive and config.get("OpenStdin"))
         streamer = attach_streams(cli, cid, stdin=stdin, stdout=True, stderr=True, tty=tty,
-                                  detach_keys=opts.detach_keys)
+                                  detach_keys=detach_keys_option(opts))
         waiter = WaitResult(cli, cid, "removed" if host.get("AutoRemove") else "next-exit")
         try:
             client.container_start(cid)
