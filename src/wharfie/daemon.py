@@ -153,6 +153,10 @@ class Daemon:
         self.volumes = VolumeService(config.data_root, self.events)
         self.containers = ContainerService(config.data_root, config.exec_root, self.images, self.volumes,
                                            self.events)
+        from wharfie.build.cache import BuildCache
+
+        (config.data_root / "build").mkdir(exist_ok=True, mode=0o700)
+        self.build_cache = BuildCache(config.data_root / "build" / "cache.db")
 
     def _daemon_id(self) -> str:
         path = self.config.data_root / "engine-id"
@@ -169,13 +173,14 @@ class Daemon:
         return self.containers.counts()
 
     def router(self) -> Any:
-        from wharfie.api.routes import containers, images, system
+        from wharfie.api.routes import build, containers, images, system
         from wharfie.api.server import Router
 
         router = Router()
         system.register(router, self)
         images.register(router, self)
         containers.register(router, self)
+        build.register(router, self)
         return router
 
     async def run(self) -> None:

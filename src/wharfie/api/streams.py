@@ -32,8 +32,11 @@ def encode(msg: Message) -> bytes:
 
 def error_message(exc: BaseException) -> Message:
     text = str(exc) if isinstance(exc, WharfieError) else f"{type(exc).__name__}: {exc}"
-    code = getattr(exc, "exit_code", None) or 1
-    return {"errorDetail": {"code": code, "message": text} if code != 1 else {"message": text}, "error": text}
+    code = getattr(exc, "exit_code", None)
+    detail: Message = {"message": text}
+    if code:
+        detail = {"code": code, "message": text}
+    return {"errorDetail": detail, "error": text}
 
 
 async def json_messages(job: Callable[[Callable[[Message], None]], Any]) -> AsyncIterator[bytes]:

@@ -22,18 +22,12 @@ from wharfie.snapshots.store import remove_tree
 MAX_DOCKERFILE = 16 << 20
 
 
-class BuildContext:
-    def __init__(self, tmp_root: Path) -> None:
-        self.dir = tmp_root / f"context-{uuid.uuid4().hex}"
-        self.dir.mkdir(mode=0o700)
-        self.root = self.dir / "ctx"
-        self.root.mkdir()
+class SourceTree:
+    """A directory COPY reads from (the context, or another image's rootfs for --from):
+    every lookup is resolved inside it."""
 
-    def unpack(self, tar_path: str) -> None:
-        with open(tar_path, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size == 0:
-                return
-            apply_layer(open_decompressed(fh), str(self.root), overlay=False)
+    def __init__(self, root: Path) -> None:
+        self.root = root
 
     def open_fd(self, rel: str, flags: int = os.O_RDONLY) -> int:
         """Open a path of the context, resolved inside it whatever symlinks say."""
@@ -43,27 +37,6 @@ class BuildContext:
                            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
         finally:
             os.close(root)
-
-    def read_dockerfile(self, name: str) -> str:
-        name = name or "Dockerfile"
-        try:
-            fd = self.open_fd(name)
-        except FileNotFoundError:
-            # Docker also accepts a lowercase `dockerfile` when the default name is missing.
-            if name == "Dockerfile":
-                try:
-                    fd = self.open_fd("dockerfile")
-                except FileNotFoundError:
-                    raise NotFound("Cannot locate specified Dockerfile: Dockerfile") from None
-            else:
-                raise NotFound(f"Cannot locate specified Dockerfile: {name}") from None
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(MAX_DOCKERFILE + 1)
-        if len(data) > MAX_DOCKERFILE:
-            raise InvalidArgument(f"the Dockerfile ({name}) is too large")
-        if not data.strip():
-            raise InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
-        return data.decode("utf-8", "replace")
 
     def expand(self, pattern: str) -> list[str]:
         """Context paths matching a COPY source (Go filepath.Match globs), sorted."""
@@ -106,6 +79,41 @@ class BuildContext:
                 out.append((full, os.path.relpath(full, base)))
             dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(dirpath, d))]
         return fd, out, True
+
+
+class BuildContext(SourceTree):
+    def __init__(self, tmp_root: Path) -> None:
+        self.dir = tmp_root / f"context-{uuid.uuid4().hex}"
+        self.dir.mkdir(mode=0o700)
+        super().__init__(self.dir / "ctx")
+        self.root.mkdir()
+
+    def unpack(self, tar_path: str) -> None:
+        with open(tar_path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                return
+            apply_layer(open_decompressed(fh), str(self.root), overlay=False)
+
+    def read_dockerfile(self, name: str) -> str:
+        name = name or "Dockerfile"
+        try:
+            fd = self.open_fd(name)
+        except FileNotFoundError:
+            # Docker also accepts a lowercase `dockerfile` when the default name is missing.
+            if name == "Dockerfile":
+                try:
+                    fd = self.open_fd("dockerfile")
+                except FileNotFoundError:
+                    raise NotFound("Cannot locate specified Dockerfile: Dockerfile") from None
+            else:
+                raise NotFound(f"Cannot locate specified Dockerfile: {name}") from None
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_DOCKERFILE + 1)
+        if len(data) > MAX_DOCKERFILE:
+            raise InvalidArgument(f"the Dockerfile ({name}) is too large")
+        if not data.strip():
+            raise InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
+        return data.decode("utf-8", "replace")
 
     def cleanup(self) -> None:
         remove_tree(self.dir)

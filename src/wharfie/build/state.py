@@ -16,7 +16,7 @@ from typing import Any
 
 from wharfie.build import steps
 from wharfie.build.cache import BuildCache, digest_inputs
-from wharfie.build.context import BuildContext
+from wharfie.build.context import BuildContext, SourceTree
 from wharfie.containers.service import ContainerService
 from wharfie.images.service import ImageService
 from wharfie.oci import digest as dg
@@ -104,15 +104,53 @@ class Stage:
         self.cache.put(key, image_id)
         self._advance(image_id, False)
 
+    async def workdir(self, path: str, created_by: str) -> None:
+        """WORKDIR: the legacy builder creates the directory in the image (a layer of its own)."""
+        def mutate(c: dict[str, Any]) -> None:
+            c["WorkingDir"] = path
+        key = self.cache.key(self.image_id, created_by)
+        hit = self._cached(key)
+        if hit:
+            return self._advance(hit, True)
+        new_config = dict(self.config, WorkingDir=path)
+        image_id = await asyncio.to_thread(self._commit_mkdir, path, new_config, created_by)
+        self.cache.put(key, image_id)
+        self._advance(image_id, False)
+
+    def _commit_mkdir(self, path: str, config: dict[str, Any], created_by: str) -> str:
+        from wharfie.containers.rootfs import overlay_for_image
+        from wharfie.runtime.init import mkdir_p
+
+        with overlay_for_image(self.images, self.image_id, self.images.tmp) as (merged, upper):
+            root = os.open(merged, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.close(mkdir_p(root, path.strip("/")))
+            finally:
+                os.close(root)
+            return self.images.commit(self.image_id or None, upper, config, {"created_by": created_by}, [],
+                                      mtime=self.opts.source_date_epoch or None)
+
+    async def copy_from_image(self, image_id: str, sources: list[str], dest: str,
+                              chown: tuple[int, int] | None) -> None:
+        """COPY --from: the sources come from another stage's (or image's) root filesystem."""
+        from pathlib import Path
+
+        from wharfie.build.context import SourceTree
+        from wharfie.containers.rootfs import overlay_for_image
+
+        with overlay_for_image(self.images, image_id, self.images.tmp) as (merged, _):
+            await self.copy(f"COPY --from={dg.short_id(image_id)}", sources, dest, chown, SourceTree(Path(merged)))
+
     async def copy(self, created_by: str, sources: list[str], dest: str, chown: tuple[int, int] | None,
-                   source_ctx: BuildContext | None = None) -> None:
-        """COPY/ADD from the context: cached by the sources' content, never their mtimes."""
+                   source_ctx: SourceTree | None = None, extract_archives: bool = False) -> None:
+        """COPY/ADD from the context: cached by the sources' content, never their mtimes.
+        ADD (`extract_archives`) unpacks local tar archives into the destination."""
         ctx = source_ctx or self.context
         fds: list[int] = []
         entries: list[tuple[str, str]] = []
         try:
             matches = [rel for pattern in sources for rel in ctx.expand(pattern)]
-            into_dir = len(matches) > 1 or dest.endswith("/")
+            into_dir = len(matches) > 1 or dest.endswith(("/", "/.")) or dest == "."
             for rel in matches:
                 fd, walked, is_dir = ctx.walk(rel)
                 fds.append(fd)
@@ -121,11 +159,13 @@ class Stage:
                 else:  # "" = dest itself, unless dest is (or turns out to be) a directory
                     entries += [(walked[0][0], walked[0][1] if into_dir else "")]
             inputs = await asyncio.to_thread(digest_inputs, entries)
-            key = self.cache.key(self.image_id, f"{created_by} {dest}", inputs, {"chown": repr(chown)})
+            key = self.cache.key(self.image_id, f"{created_by} {dest}", inputs,
+                                 {"chown": repr(chown), "extract": str(extract_archives)})
             hit = self._cached(key)
             if hit:
                 return self._advance(hit, True)
-            image_id = await asyncio.to_thread(self._commit_copy, entries, dest, chown, created_by, inputs)
+            image_id = await asyncio.to_thread(self._commit_copy, entries, dest, chown, created_by, inputs,
+                                               extract_archives)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -133,13 +173,18 @@ class Stage:
         self._advance(image_id, False)
 
     def _commit_copy(self, entries: list[tuple[str, str]], dest: str, chown: tuple[int, int] | None,
-                     created_by: str, inputs: str) -> str:
+                     created_by: str, inputs: str, extract_archives: bool = False) -> str:
         """Copy into a scratch overlay of the current image; its upper dir is the new layer."""
         from wharfie.containers.rootfs import overlay_for_image
 
         workdir = self.config.get("WorkingDir") or "/"
         target = dest if dest.startswith("/") else os.path.join(workdir, dest)
         with overlay_for_image(self.images, self.image_id, self.images.tmp) as (merged, upper):
+            if extract_archives:
+                archives = [e for e in entries if steps.is_archive(e[0])]
+                entries = [e for e in entries if e not in archives]
+                for src, _ in archives:
+                    steps.extract_into(merged, target, src)
             steps.copy_into(merged, target, entries, chown)
             history = {"created_by": f"/bin/sh -c #(nop) {created_by} {inputs[7:19]} in {target} "}
             return self.images.commit(self.image_id or None, upper, self.config, history, [],

@@ -132,3 +132,43 @@ def copy_into(rootfs: str, dest: str, sources: list[tuple[str, str]], chown: tup
                 os.close(pfd)
     finally:
         os.close(root)
+
+
+def is_archive(path: str) -> bool:
+    """ADD unpacks local tar archives (plain or compressed), recognised by content."""
+    import tarfile
+
+    from wharfie.archive.compression import open_decompressed
+
+    if not os.path.isfile(path) or os.path.islink(path):
+        return False
+    try:
+        with open(path, "rb") as fh, open_decompressed(fh) as dec:
+            head = dec.read(512)
+    except (OSError, WharfieError, EOFError):
+        return False
+    if len(head) < 512:
+        return False
+    try:
+        tarfile.TarInfo.frombuf(head, "utf-8", "surrogateescape")
+        return True
+    except tarfile.HeaderError:
+        return False
+
+
+def extract_into(rootfs: str, dest: str, archive: str) -> None:
+    """Unpack `archive` under `dest` in `rootfs`, contained like a layer."""
+    from wharfie.archive.apply import apply_layer
+    from wharfie.archive.compression import open_decompressed
+    from wharfie.runtime.init import mkdir_p
+
+    root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = mkdir_p(root, dest.strip("/"))
+        try:
+            with open(archive, "rb") as fh:
+                apply_layer(open_decompressed(fh), f"/proc/self/fd/{fd}", overlay=False)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(root)

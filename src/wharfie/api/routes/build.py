@@ -1,0 +1,96 @@
+"""`POST /build` (the legacy builder's API, what docker CLI 28 without buildx uses) and
+`POST /build/prune`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from wharfie.api.http import Request, Response, json_response
+from wharfie.api.server import Router
+from wharfie.api.streams import encode, error_message, spool_body
+from wharfie.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from wharfie.daemon import Daemon
+
+
+def _json_arg(request: Request, name: str) -> dict[str, Any]:
+    raw = request.arg(name)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid {name}: {e}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"invalid {name}: want a JSON object")
+    return value
+
+
+def register(router: Router, d: Daemon) -> None:
+    @router.route("POST", "/build")
+    async def build(request: Request) -> Response:
+        from wharfie.build.builder import Builder, BuildRequest
+        from wharfie.build.context import BuildContext
+        from wharfie.build.state import BuildOptions
+
+        if request.arg("version") not in ("", "1", "2"):
+            raise InvalidArgument(f"invalid version {request.arg('version')!r}: only 1 (the legacy builder) is supported")
+        if request.arg("remote"):
+            raise InvalidArgument("remote build contexts are not supported: send the context as a tar")
+        opts = BuildOptions(
+            no_cache=request.flag("nocache"),
+            network=request.arg("networkmode") or "host",
+            build_args={k: (None if v is None else str(v)) for k, v in _json_arg(request, "buildargs").items()},
+            labels={k: str(v) for k, v in _json_arg(request, "labels").items()},
+            source_date_epoch=int(_json_arg(request, "buildargs").get("SOURCE_DATE_EPOCH") or 0),
+        )
+        if opts.network == "default":
+            opts.network = "host"  # until bridge networking lands, RUN steps use the host's
+        req = BuildRequest(dockerfile=request.arg("dockerfile") or "Dockerfile", tags=request.args("t"),
+                           target=request.arg("target"), quiet=request.flag("q"), opts=opts)
+        tar = os.path.join(d.images.tmp, f"build-{uuid.uuid4().hex}")
+        try:
+            await spool_body(request, tar)
+            context = BuildContext(d.images.tmp)
+            try:
+                await asyncio.to_thread(context.unpack, tar)
+            except BaseException:
+                context.cleanup()
+                raise
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tar)
+
+        async def stream() -> AsyncIterator[bytes]:
+            queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+            async def run() -> None:
+                try:
+                    await Builder(d.images, d.containers, d.build_cache, context, req, queue.put_nowait).build()
+                except Exception as e:  # reported in-band: the 200 has already gone out
+                    queue.put_nowait(error_message(e))
+                finally:
+                    await asyncio.to_thread(context.cleanup)
+                    queue.put_nowait(None)
+
+            task = asyncio.ensure_future(run())
+            try:
+                while (msg := await queue.get()) is not None:
+                    yield encode(msg)
+            finally:
+                if not task.done():
+                    task.cancel()
+
+        return Response(200, stream())
+
+    @router.route("POST", "/build/prune")
+    async def prune(request: Request) -> Response:
+        n = await asyncio.to_thread(d.build_cache.clear)
+        return json_response({"CachesDeleted": [f"{i}" for i in range(n)] or None, "SpaceReclaimed": 0})

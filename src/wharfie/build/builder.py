@@ -1,0 +1,287 @@
+"""The legacy builder (`POST /build`): a Dockerfile's stages, one instruction at a time.
+
+Each instruction maps to one of the three step kinds in `build.state` (config change, RUN,
+COPY/ADD); the stream it reports is the classic builder's (`Step N/M : …`, ` ---> Using cache`,
+` ---> <id>`, `Successfully built/tagged`) so `docker build` and the SDK read it unmodified.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wharfie.build.cache import BuildCache
+from wharfie.build.context import BuildContext
+from wharfie.build.dockerfile import instructions as ins
+from wharfie.build.dockerfile.shell import Expander
+from wharfie.build.state import BuildOptions, Stage
+from wharfie.containers.service import ContainerService
+from wharfie.errors import InvalidArgument, NotFound
+from wharfie.images.service import ImageService, familiar
+from wharfie.oci import digest as dg
+from wharfie.oci import reference
+
+Emit = Callable[[dict[str, Any]], None]
+PROXY_ARGS = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+              "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
+
+
+@dataclass
+class BuildRequest:
+    dockerfile: str = "Dockerfile"
+    tags: list[str] = field(default_factory=list)
+    target: str = ""
+    quiet: bool = False
+    opts: BuildOptions = field(default_factory=BuildOptions)
+
+
+class Builder:
+    def __init__(self, images: ImageService, containers: ContainerService, cache: BuildCache,
+                 context: BuildContext, req: BuildRequest, emit: Emit) -> None:
+        self.images, self.containers, self.cache = images, containers, cache
+        self.context, self.req, self.emit = context, req, emit
+        self.stage_images: dict[str, str] = {}   # stage name or index → image id
+
+    def say(self, text: str) -> None:
+        if not self.req.quiet:
+            self.emit({"stream": text})
+
+    def output(self, stream: str, data: bytes) -> None:
+        if self.req.quiet:
+            return
+        text = data.decode("utf-8", "replace")
+        self.emit({"stream": f"\x1b[91m{text}\x1b[0m" if stream == "stderr" else text})
+
+    async def build(self) -> str:
+        for tag in self.req.tags:
+            ref = reference.parse(tag)
+            if ref.digest:
+                raise InvalidArgument(f"invalid reference format: {tag} (build tags cannot have digests)")
+        df = ins.parse_dockerfile(self.context.read_dockerfile(self.req.dockerfile), file=self.req.dockerfile)
+        stages = list(df.stages)
+        if not stages:
+            raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
+        if self.req.target:
+            found = df.find_stage(self.req.target)
+            if found is None:
+                raise InvalidArgument(f"failed to reach build target {self.req.target} in Dockerfile")
+            stages = stages[: found.index + 1]
+        meta = self._meta_args(df.meta_args)
+        total = len(df.meta_args) + sum(1 + len(s.commands) for s in stages)
+        step = 0
+        for arg in df.meta_args:
+            step += 1
+            self.say(f"Step {step}/{total} : {arg.code}\n")
+        image_id = ""
+        for stage in stages:
+            image_id, step = await self._run_stage(stage, meta, step, total)
+            self.emit({"aux": {"ID": image_id}})
+        if not image_id:
+            raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
+        if self.req.opts.labels:
+            image_id = await self._label_final(image_id)
+        for tag in self.req.tags:
+            ref = reference.parse_docker_ref(tag)
+            self.images.tag(image_id, ref.name, ref.tag or "latest")
+        if self.req.quiet:
+            self.emit({"stream": image_id + "\n"})
+        else:
+            self.say(f"Successfully built {dg.short_id(image_id)}\n")
+            for tag in self.req.tags:
+                self.say(f"Successfully tagged {familiar(str(reference.parse_docker_ref(tag)))}\n")
+        return image_id
+
+    def _meta_args(self, args: tuple[ins.Arg, ...]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for a in args:
+            for d in a.args:
+                value = self.req.opts.build_args.get(d.key, d.value) if d.key in self.req.opts.build_args else d.value
+                if value is not None:
+                    out[d.key] = Expander(out).word(value) if d.value is not None and value == d.value else value
+        return out
+
+    async def _label_final(self, image_id: str) -> str:
+        stage = self._new_stage()
+        await self._from_image(stage, image_id)
+        await stage.change_config("/bin/sh -c #(nop)  LABEL " + " ".join(f"{k}={v}" for k, v in self.req.opts.labels.items()),
+                                  lambda c: c.__setitem__("Labels", {**(c.get("Labels") or {}), **self.req.opts.labels}))
+        return stage.image_id
+
+    def _new_stage(self) -> Stage:
+        return Stage(self.images, self.containers, self.cache, self.context, self.req.opts, self.say, self.output)
+
+    async def _from_image(self, stage: Stage, image_id: str) -> None:
+        stage.image_id = image_id
+        stage.config = dict(self.images.image(image_id).config.get("config") or {}) if image_id else {}
+
+    async def _run_stage(self, st: ins.Stage, meta: dict[str, str], step: int, total: int) -> tuple[str, int]:
+        stage = self._new_stage()
+        step += 1
+        self.say(f"Step {step}/{total} : {st.from_.code}\n")
+        base = Expander(meta).word(st.from_.base)
+        await self._from_image(stage, self._resolve_base(base))
+        self.say(f" ---> {dg.short_id(stage.image_id)}\n" if stage.image_id else "")
+        for cmd in st.commands:
+            step += 1
+            self.say(f"Step {step}/{total} : {cmd.code}\n")
+            await self._dispatch(stage, cmd)
+        self.stage_images[str(st.index)] = stage.image_id
+        if st.name:
+            self.stage_images[st.name.lower()] = stage.image_id
+        return stage.image_id, step
+
+    def _resolve_base(self, base: str) -> str:
+        if base == "scratch":
+            return ""
+        if base.lower() in self.stage_images:
+            return self.stage_images[base.lower()]
+        try:
+            return self.images.resolve(base)
+        except NotFound:
+            raise NotFound(f"pull access denied for {reference.parse(base).familiar_name}, repository does not "
+                           "exist or may require 'docker login': no registry is configured and the image "
+                           f"is not present locally ({base})") from None
+
+    # -- instructions ------------------------------------------------------------------------
+    async def _dispatch(self, stage: Stage, cmd: ins.Instruction) -> None:
+        env = {**stage.args, **dict(e.split("=", 1) for e in stage.config.get("Env") or [] if "=" in e)}
+        expanded = cmd.expand(Expander(env)) if hasattr(cmd, "expand") else cmd
+        ins.check_legacy(expanded)
+        handler = getattr(self, f"_do_{type(cmd).__name__.lower()}", None)
+        if handler is None:
+            raise InvalidArgument(f"{cmd.keyword.upper()} is not supported by this builder yet")
+        await handler(stage, expanded)
+
+    @staticmethod
+    def _nop(text: str) -> str:
+        return f"/bin/sh -c #(nop)  {text}"
+
+    async def _do_env(self, stage: Stage, cmd: ins.Env) -> None:
+        def mutate(c: dict[str, Any]) -> None:
+            env = list(c.get("Env") or [])
+            for kv in cmd.pairs:
+                env = [e for e in env if e.split("=", 1)[0] != kv.key] + [f"{kv.key}={kv.value}"]
+            c["Env"] = env
+        await stage.change_config(self._nop("ENV " + " ".join(f"{kv.key}={kv.value}" for kv in cmd.pairs)), mutate)
+
+    async def _do_arg(self, stage: Stage, cmd: ins.Arg) -> None:
+        for d in cmd.args:
+            if d.key in self.req.opts.build_args and self.req.opts.build_args[d.key] is not None:
+                stage.args[d.key] = str(self.req.opts.build_args[d.key])
+            elif d.value is not None:
+                stage.args[d.key] = d.value
+        text = " ".join(f"{d.key}={d.value}" if d.value is not None else d.key for d in cmd.args)
+        await stage.change_config(self._nop(f"ARG {text}"), lambda c: None)
+
+    async def _do_label(self, stage: Stage, cmd: ins.Label) -> None:
+        await stage.change_config(self._nop("LABEL " + " ".join(f"{kv.key}={kv.value}" for kv in cmd.pairs)),
+                                  lambda c: c.__setitem__("Labels", {**(c.get("Labels") or {}),
+                                                                     **{kv.key: kv.value for kv in cmd.pairs}}))
+
+    async def _do_maintainer(self, stage: Stage, cmd: ins.Maintainer) -> None:
+        await stage.change_config(self._nop(f"MAINTAINER {cmd.maintainer}"), lambda c: None)
+
+    async def _do_workdir(self, stage: Stage, cmd: ins.Workdir) -> None:
+        import posixpath
+
+        path = posixpath.normpath(posixpath.join(stage.config.get("WorkingDir") or "/", cmd.path))
+        await stage.workdir(path, self._nop(f"WORKDIR {path}"))
+
+    async def _do_user(self, stage: Stage, cmd: ins.User) -> None:
+        await stage.change_config(self._nop(f"USER {cmd.user}"), lambda c: c.__setitem__("User", cmd.user))
+
+    async def _do_stopsignal(self, stage: Stage, cmd: ins.StopSignal) -> None:
+        await stage.change_config(self._nop(f"STOPSIGNAL {cmd.signal}"), lambda c: c.__setitem__("StopSignal", cmd.signal))
+
+    async def _do_expose(self, stage: Stage, cmd: ins.Expose) -> None:
+        def mutate(c: dict[str, Any]) -> None:
+            ports = dict(c.get("ExposedPorts") or {})
+            for p in cmd.ports:
+                ports[p if "/" in p else f"{p}/tcp"] = {}
+            c["ExposedPorts"] = ports
+        await stage.change_config(self._nop("EXPOSE " + " ".join(cmd.ports)), mutate)
+
+    async def _do_volume(self, stage: Stage, cmd: ins.Volume) -> None:
+        await stage.change_config(self._nop(f"VOLUME {json.dumps(list(cmd.volumes))}"),
+                                  lambda c: c.__setitem__("Volumes", {**(c.get("Volumes") or {}),
+                                                                      **{v: {} for v in cmd.volumes}}))
+
+    async def _do_shell(self, stage: Stage, cmd: ins.Shell) -> None:
+        stage.shell = list(cmd.shell)
+        await stage.change_config(self._nop(f"SHELL {json.dumps(list(cmd.shell))}"),
+                                  lambda c: c.__setitem__("Shell", list(cmd.shell)))
+
+    def _argv(self, stage: Stage, cmd: tuple[str, ...], prepend_shell: bool) -> list[str]:
+        return [*stage.shell, cmd[0]] if prepend_shell else list(cmd)
+
+    async def _do_cmd(self, stage: Stage, cmd: ins.Cmd) -> None:
+        argv = self._argv(stage, cmd.cmd, cmd.prepend_shell)
+        await stage.change_config(self._nop(f"CMD {json.dumps(argv)}"), lambda c: c.__setitem__("Cmd", argv))
+
+    async def _do_entrypoint(self, stage: Stage, cmd: ins.Entrypoint) -> None:
+        argv = self._argv(stage, cmd.cmd, cmd.prepend_shell) if cmd.cmd else None
+
+        def mutate(c: dict[str, Any]) -> None:
+            c["Entrypoint"] = argv
+            if not argv:
+                c["Cmd"] = None
+        await stage.change_config(self._nop(f"ENTRYPOINT {json.dumps(argv)}"), mutate)
+
+    async def _do_healthcheck(self, stage: Stage, cmd: ins.Healthcheck) -> None:
+        hc: dict[str, Any] = {"Test": list(cmd.test)}
+        for key, value in (("Interval", cmd.interval), ("Timeout", cmd.timeout),
+                           ("StartPeriod", cmd.start_period), ("StartInterval", cmd.start_interval),
+                           ("Retries", cmd.retries)):
+            if value:
+                hc[key] = value
+        await stage.change_config(self._nop(f"HEALTHCHECK {' '.join(cmd.test)}"), lambda c: c.__setitem__("Healthcheck", hc))
+
+    async def _do_onbuild(self, stage: Stage, cmd: ins.Onbuild) -> None:
+        await stage.change_config(self._nop(f"ONBUILD {cmd.expression}"),
+                                  lambda c: c.__setitem__("OnBuild", [*(c.get("OnBuild") or []), cmd.expression]))
+
+    async def _do_run(self, stage: Stage, cmd: ins.Run) -> None:
+        if not stage.image_id:
+            raise InvalidArgument("RUN needs a base image: FROM scratch has no shell")
+        argv = self._argv(stage, cmd.cmd, cmd.prepend_shell)
+        shown = " ".join(argv) if cmd.prepend_shell else " ".join(shlex.quote(a) for a in argv)
+        net = "host" if cmd.network in ("", "default") else cmd.network
+        await stage.run(argv, shown) if net == stage.opts.network else await self._run_with_network(stage, argv, shown, net)
+
+    async def _run_with_network(self, stage: Stage, argv: list[str], shown: str, net: str) -> None:
+        saved = stage.opts.network
+        stage.opts.network = net
+        try:
+            await stage.run(argv, shown)
+        finally:
+            stage.opts.network = saved
+
+    async def _do_copy(self, stage: Stage, cmd: ins.Copy) -> None:
+        if cmd.from_:
+            await self._copy_from_image(stage, cmd)
+            return
+        await stage.copy("COPY", list(cmd.sources), cmd.dest, _chown(cmd.chown))
+
+    async def _do_add(self, stage: Stage, cmd: ins.Add) -> None:
+        for src in cmd.sources:
+            if "://" in src:
+                raise InvalidArgument(f"ADD from a URL is not supported yet: {src}")
+        await stage.copy("ADD", list(cmd.sources), cmd.dest, _chown(cmd.chown), extract_archives=True)
+
+    async def _copy_from_image(self, stage: Stage, cmd: ins.Copy) -> None:
+        source = cmd.from_.lower()
+        image_id = self.stage_images.get(source) or self._resolve_base(cmd.from_)
+        await stage.copy_from_image(image_id, list(cmd.sources), cmd.dest, _chown(cmd.chown))
+
+
+def _chown(spec: str) -> tuple[int, int] | None:
+    if not spec:
+        return None
+    user, _, group = spec.partition(":")
+    if not user.isdigit() or (group and not group.isdigit()):
+        raise InvalidArgument(f"--chown={spec}: only numeric uid[:gid] is supported by this builder yet")
+    uid = int(user)
+    return uid, int(group) if group else uid
