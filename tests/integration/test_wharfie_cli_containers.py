@@ -76,7 +76,7 @@ def test_run_rm_output_and_exit_codes(docker: CLI, wharfie: CLI) -> None:
 
 
 def test_run_stdin_is_copied_and_half_closed(docker: CLI, wharfie: CLI) -> None:
-    data = "line one\nline two\n" * 3000  # 54 KB: see the report on > 64 KiB before start
+    data = "line one\nline two\n" * 10000  # 180 KB: more than a pipe holds before start
     d, w = both(docker, wharfie, "run", "--rm", "-i", "busybox", "sh", "-c",
                 "cat; echo stdin closed >&2", input=data)
     assert (w.rc, w.out, w.err) == (d.rc, d.out, d.err)
