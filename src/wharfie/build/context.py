@@ -67,7 +67,8 @@ class SourceTree:
         """
         parent, name = os.path.split(os.path.normpath("/" + rel))
         fd = self.open_fd(parent, os.O_PATH | os.O_DIRECTORY)
-        base = f"/proc/self/fd/{fd}/{name}" if name else f"/proc/self/fd/{fd}"
+        # "/." for the context root itself: the bare fd path is a (magic) symlink to lstat
+        base = f"/proc/self/fd/{fd}/{name}" if name else f"/proc/self/fd/{fd}/."
         st = os.lstat(base)
         if not stat.S_ISDIR(st.st_mode):
             return fd, [(base, name)], False
@@ -89,6 +90,7 @@ class BuildContext(SourceTree):
         self.root.mkdir()
 
     def unpack(self, tar_path: str) -> None:
+        _complete_tar(tar_path)
         with open(tar_path, "rb") as fh:
             if os.fstat(fh.fileno()).st_size == 0:
                 return
@@ -117,3 +119,18 @@ class BuildContext(SourceTree):
 
     def cleanup(self) -> None:
         remove_tree(self.dir)
+
+
+def _complete_tar(path: str) -> None:
+    """The docker CLI sends `-f <outside>` contexts without the last entry's padding or the
+    end-of-archive blocks (Go's reader tolerates that); restore them for our strict reader."""
+    from wharfie.archive.compression import detect
+
+    size = os.path.getsize(path)
+    with open(path, "rb+") as fh:
+        if size == 0 or detect(fh.read(16)) != "none":
+            return
+        pad = (-size) % 512
+        fh.seek(0, os.SEEK_END)
+        if pad:
+            fh.write(b"\0" * (pad + 1024))

@@ -144,7 +144,9 @@ def is_archive(path: str) -> bool:
         return False
     try:
         with open(path, "rb") as fh, open_decompressed(fh) as dec:
-            head = dec.read(512)
+            head = b""
+            while len(head) < 512 and (chunk := dec.read(512 - len(head))):
+                head += chunk  # a stream may return short reads
     except (OSError, WharfieError, EOFError):
         return False
     if len(head) < 512:

@@ -49,6 +49,7 @@ def _serve_one(listener: socket.socket) -> None:
             from wharfie.linux import prctl
 
             prctl.set_pdeathsig(0)
+            prctl.set_name("wharfie-shim")  # what ps/top show (the cmdline stays the zygote's)
             os.setsid()
             log = os.open(os.path.join(state_dir, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             null = os.open(os.devnull, os.O_RDWR)

@@ -1,0 +1,138 @@
+"""`docker build` (the real CLI, legacy builder) and the SDK's images.build against wharfied."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import docker as docker_sdk
+import pytest
+from support.daemon import WharfieDaemon
+
+
+@pytest.fixture(scope="module", autouse=True)
+def busybox(daemon: WharfieDaemon, busybox_archive: Path) -> None:
+    daemon.docker.ok("load", "-i", str(busybox_archive))
+
+
+def write(ctx: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        p = ctx / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return ctx
+
+
+EVERY_INSTRUCTION = """\
+# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM ${BASE} AS base
+ARG GREETING=hello
+ENV NAME=world \\
+    OTHER="two words"
+LABEL org.example.team=red version="1.0"
+MAINTAINER someone@example.com
+WORKDIR /app
+COPY --chown=1000:1000 a.txt sub/ ./
+ADD archive.tar /unpacked/
+RUN echo "$GREETING $NAME" > greeting.txt && echo to-stderr >&2
+USER nobody
+EXPOSE 8080/tcp 53/udp
+VOLUME ["/data"]
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s CMD true
+ONBUILD RUN echo triggered
+SHELL ["/bin/sh", "-c"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /app/greeting.txt"]
+"""
+
+
+def test_every_instruction(docker, tmp_path: Path) -> None:
+    ctx = write(tmp_path, {"Dockerfile": EVERY_INSTRUCTION, "a.txt": "A\n", "sub/b.txt": "B\n"})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        data = b"from the archive\n"
+        ti = tarfile.TarInfo("inside/file.txt")
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    (ctx / "archive.tar").write_bytes(buf.getvalue())
+    r = docker("build", "-t", "every:1", "--build-arg", "GREETING=hi", str(ctx))
+    assert r.rc == 0, r.err
+    assert "Step 1/19 : ARG BASE=busybox" in r.out
+    assert "Successfully tagged every:1" in r.out
+    assert docker.ok("run", "--rm", "every:1") == "hi world\n"
+    doc = json.loads(docker.ok("image", "inspect", "every:1"))[0]["Config"]
+    assert doc["Labels"] == {"org.example.team": "red", "version": "1.0"}
+    assert doc["User"] == "nobody" and doc["WorkingDir"] == "/app" and doc["StopSignal"] == "SIGINT"
+    assert set(doc["ExposedPorts"]) == {"8080/tcp", "53/udp"} and "/data" in doc["Volumes"]
+    assert "NAME=world" in doc["Env"] and "OTHER=two words" in doc["Env"]
+    assert doc["OnBuild"] == ["RUN echo triggered"] and doc["Healthcheck"]["Test"] == ["CMD-SHELL", "true"]
+    listing = docker.ok("run", "--rm", "--entrypoint", "sh", "every:1", "-c",
+                        "stat -c '%u %n' /app/a.txt /app/b.txt; cat /unpacked/inside/file.txt")
+    assert listing.splitlines() == ["1000 /app/a.txt", "1000 /app/b.txt", "from the archive"]
+
+
+def test_cache_and_partial_rebuild(docker, tmp_path: Path) -> None:
+    ctx = write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY req.txt /req.txt\nRUN cat /req.txt > /installed\n"
+                                         "COPY . /src\nCMD [\"cat\", \"/src/app.txt\"]\n",
+                           "req.txt": "v1\n", "app.txt": "first\n"})
+    docker.ok("build", "-t", "cached:1", str(ctx))
+    second = docker.ok("build", "-t", "cached:1", str(ctx))
+    assert second.count("Using cache") == 4  # every step after FROM
+    (ctx / "app.txt").write_text("second\n")
+    third = docker.ok("build", "-t", "cached:1", str(ctx))
+    assert third.count("Using cache") == 2  # COPY req + RUN; only `COPY . /src` and after re-run
+    assert "Running in" not in third
+    assert docker.ok("run", "--rm", "cached:1") == "second\n"
+    (ctx / "req.txt").write_text("v2\n")
+    fourth = docker.ok("build", "-t", "cached:1", str(ctx))
+    assert "Running in" in fourth  # the RUN re-ran
+    assert docker.ok("run", "--rm", "cached:1", "cat", "/installed") == "v2\n"
+    nocache = docker.ok("build", "--no-cache", "-t", "cached:1", str(ctx))
+    assert "Using cache" not in nocache
+
+
+def test_multistage_target_and_copy_from(docker, tmp_path: Path) -> None:
+    ctx = write(tmp_path, {"Dockerfile": "FROM busybox AS builder\nRUN echo built > /artifact\n"
+                                         "FROM busybox AS tester\nRUN echo test > /t\n"
+                                         "FROM busybox\nCOPY --from=builder /artifact /final\n"
+                                         "CMD [\"cat\", \"/final\"]\n"})
+    docker.ok("build", "-t", "multi:1", str(ctx))
+    assert docker.ok("run", "--rm", "multi:1") == "built\n"
+    docker.ok("build", "--target", "tester", "-t", "multi:tester", str(ctx))
+    assert docker.ok("run", "--rm", "multi:tester", "cat", "/t") == "test\n"
+    assert docker("run", "--rm", "multi:tester", "cat", "/final").rc != 0
+
+
+def test_dockerignore_and_file_outside_context(docker, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {".dockerignore": "secret.txt\nlogs/**\n!logs/keep.log\n",
+                                   "secret.txt": "no", "ok.txt": "yes", "logs/a.log": "x", "logs/keep.log": "k"})
+    (tmp_path / "Outside.Dockerfile").write_text("FROM busybox\nCOPY . /ctx\n")
+    docker.ok("build", "-f", str(tmp_path / "Outside.Dockerfile"), "-t", "ignored:1", str(ctx))
+    files = docker.ok("run", "--rm", "ignored:1", "find", "/ctx", "-type", "f").split()
+    assert "/ctx/ok.txt" in files and "/ctx/logs/keep.log" in files
+    assert "/ctx/secret.txt" not in files and "/ctx/logs/a.log" not in files
+
+
+def test_failing_run_and_syntax_error(docker, tmp_path: Path) -> None:
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo before\nRUN exit 7\n"})
+    r = docker("build", str(tmp_path))
+    assert r.rc == 7
+    assert "The command '/bin/sh -c exit 7' returned a non-zero code: 7" in r.err
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRNU echo typo\n"})
+    r = docker("build", str(tmp_path))
+    assert r.rc != 0 and "line 2" in r.err and "unknown instruction: RNU" in r.err
+
+
+def test_sdk_images_build(sdk, tmp_path: Path) -> None:
+    write(tmp_path, {"Dockerfile": "FROM busybox\nARG X=default\nRUN echo $X > /x\nLABEL from=sdk\n"})
+    image, logs = sdk.images.build(path=str(tmp_path), tag="sdkbuilt:1", buildargs={"X": "given"})
+    assert "sdkbuilt:1" in image.tags and image.labels == {"from": "sdk"}
+    assert any("Successfully built" in (chunk.get("stream") or "") for chunk in logs)
+    assert sdk.containers.run("sdkbuilt:1", ["cat", "/x"], remove=True) == b"given\n"
+    with pytest.raises(docker_sdk.errors.BuildError) as e:
+        sdk.images.build(fileobj=io.BytesIO(b"FROM busybox\nRUN exit 3\n"))
+    assert "returned a non-zero code: 3" in str(e.value)
