@@ -136,3 +136,18 @@ def test_sdk_images_build(sdk, tmp_path: Path) -> None:
     with pytest.raises(docker_sdk.errors.BuildError) as e:
         sdk.images.build(fileobj=io.BytesIO(b"FROM busybox\nRUN exit 3\n"))
     assert "returned a non-zero code: 3" in str(e.value)
+
+
+def test_run_mount_cache_and_bind(docker, tmp_path: Path) -> None:
+    """Beyond the legacy builder: a cache mount persists across builds; a bind mount reads the
+    context without copying it into the image."""
+    write(tmp_path, {"Dockerfile": "FROM busybox\nARG N=1\n"
+                                   "RUN --mount=type=cache,target=/cache echo run-$N >> /cache/log && cat /cache/log\n"
+                                   "RUN --mount=type=bind,source=data,target=/in cat /in/x > /copied\n",
+                     "data/x": "bound\n"})
+    first = docker.ok("build", "-t", "mounts:1", str(tmp_path))
+    assert "run-1" in first
+    second = docker.ok("build", "--build-arg", "N=2", "-t", "mounts:1", str(tmp_path))
+    assert "run-1\nrun-2" in second  # the cache directory survived the first build
+    assert docker.ok("run", "--rm", "mounts:1", "cat", "/copied") == "bound\n"
+    assert docker("run", "--rm", "mounts:1", "ls", "/cache/log").rc != 0  # not in the image

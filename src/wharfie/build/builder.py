@@ -44,6 +44,7 @@ class Builder:
         self.images, self.containers, self.cache = images, containers, cache
         self.context, self.req, self.emit = context, req, emit
         self.stage_images: dict[str, str] = {}   # stage name or index → image id
+        self.cache_mounts = images.root.parent / "build" / "cache-mounts"
 
     def say(self, text: str) -> None:
         if not self.req.quiet:
@@ -149,7 +150,8 @@ class Builder:
     async def _dispatch(self, stage: Stage, cmd: ins.Instruction) -> None:
         env = {**stage.args, **dict(e.split("=", 1) for e in stage.config.get("Env") or [] if "=" in e)}
         expanded = cmd.expand(Expander(env)) if hasattr(cmd, "expand") else cmd
-        ins.check_legacy(expanded)
+        if not (isinstance(expanded, ins.Run) and set(expanded.flags_used) <= {"mount", "network"}):
+            ins.check_legacy(expanded)  # beyond the legacy builder: RUN --mount and --network
         handler = getattr(self, f"_do_{type(cmd).__name__.lower()}", None)
         if handler is None:
             raise InvalidArgument(f"{cmd.keyword.upper()} is not supported by this builder yet")
@@ -248,16 +250,49 @@ class Builder:
             raise InvalidArgument("RUN needs a base image: FROM scratch has no shell")
         argv = self._argv(stage, cmd.cmd, cmd.prepend_shell)
         shown = " ".join(argv) if cmd.prepend_shell else " ".join(shlex.quote(a) for a in argv)
-        net = "host" if cmd.network in ("", "default") else cmd.network
-        await stage.run(argv, shown) if net == stage.opts.network else await self._run_with_network(stage, argv, shown, net)
+        net = stage.opts.network if cmd.network in ("", "default") else cmd.network
+        mounts, mount_key = self._run_mounts(cmd)
+        await stage.run(argv, shown, network=net, mounts=mounts, key_extra=mount_key)
 
-    async def _run_with_network(self, stage: Stage, argv: list[str], shown: str, net: str) -> None:
-        saved = stage.opts.network
-        stage.opts.network = net
-        try:
-            await stage.run(argv, shown)
-        finally:
-            stage.opts.network = saved
+    def _run_mounts(self, cmd: ins.Run) -> tuple[list[dict[str, Any]], str]:
+        """RUN --mount: cache dirs that persist across builds, binds of the context, tmpfs.
+        Returns HostConfig.Mounts entries and what the step's cache key must include."""
+        import hashlib
+        import os
+
+        from wharfie.build.cache import digest_inputs
+
+        out: list[dict[str, Any]] = []
+        key_parts: list[str] = []
+        for m in cmd.mounts:
+            if m.type == "cache":
+                ident = m.cache_id or m.target
+                src = self.cache_mounts / hashlib.sha256(ident.encode()).hexdigest()[:32]
+                src.mkdir(parents=True, exist_ok=True)
+                if m.uid is not None or m.gid is not None:
+                    os.chown(src, m.uid or 0, m.gid or 0)
+                if m.mode is not None:
+                    os.chmod(src, m.mode)
+                out.append({"Type": "bind", "Source": str(src), "Target": m.target})
+                key_parts.append(f"cache:{ident}:{m.target}")
+            elif m.type == "bind":
+                if m.from_:
+                    raise InvalidArgument("RUN --mount=type=bind,from=… is not supported yet")
+                fd, entries, _ = self.context.walk(m.source or ".")
+                try:
+                    real = os.readlink(f"/proc/self/fd/{fd}")  # resolved inside the context
+                    name = os.path.normpath("/" + (m.source or ".")).rsplit("/", 1)[-1]
+                    source = os.path.join(real, name) if name else real
+                    key_parts.append(f"bind:{m.source}:{m.target}:{digest_inputs(entries)}")
+                finally:
+                    os.close(fd)
+                out.append({"Type": "bind", "Source": source, "Target": m.target, "ReadOnly": m.readonly})
+            elif m.type == "tmpfs":
+                out.append({"Type": "tmpfs", "Target": m.target})
+                key_parts.append(f"tmpfs:{m.target}")
+            else:
+                raise InvalidArgument(f"RUN --mount=type={m.type} is not supported by this builder yet")
+        return out, "\n".join(key_parts)
 
     async def _do_copy(self, stage: Stage, cmd: ins.Copy) -> None:
         if cmd.from_:

@@ -84,17 +84,20 @@ class Stage:
         self.cache.put(key, image_id)
         self._advance(image_id, False)
 
-    async def run(self, argv: list[str], shown: str) -> None:
+    async def run(self, argv: list[str], shown: str, network: str = "", mounts: list[dict[str, Any]] | None = None,
+                  key_extra: str = "") -> None:
         created_by = shown
         env = self.env_for_run()
-        key = self.cache.key(self.image_id, created_by, extra={"args": repr(sorted(self.args.items()))})
+        key = self.cache.key(self.image_id, created_by,
+                             extra={"args": repr(sorted(self.args.items())), "mounts": key_extra})
         hit = self._cached(key)
         if hit:
             return self._advance(hit, True)
         run_config = dict(self.config, Env=env)
-        cid, upper = await steps.run_step(self.containers, self.image_id, argv, run_config, self.opts.network,
-                                          self.output, shown,
-                                          on_created=lambda c: self.say(f" ---> Running in {c[:12]}\n"))
+        cid, upper = await steps.run_step(self.containers, self.image_id, argv, run_config,
+                                          network or self.opts.network, self.output, shown,
+                                          on_created=lambda c: self.say(f" ---> Running in {c[:12]}\n"),
+                                          mounts=mounts or [])
         try:
             image_id = await asyncio.to_thread(self.images.commit, self.image_id, upper, self.config,
                                                {"created_by": created_by}, [])
