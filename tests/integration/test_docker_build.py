@@ -108,6 +108,10 @@ def test_multistage_target_and_copy_from(docker, tmp_path: Path) -> None:
 
 
 def test_dockerignore_and_file_outside_context(docker, tmp_path: Path) -> None:
+    inside = write(tmp_path / "inside", {"Dockerfile": "FROM busybox\nCOPY . /ctx\n", "kept.txt": "k",
+                                         ".dockerignore": "Dockerfile\n.dockerignore\n"})
+    docker.ok("build", "-t", "ignored:0", str(inside))
+    assert docker.ok("run", "--rm", "ignored:0", "ls", "-A", "/ctx").split() == ["kept.txt"]
     ctx = write(tmp_path / "ctx", {".dockerignore": "secret.txt\nlogs/**\n!logs/keep.log\n",
                                    "secret.txt": "no", "ok.txt": "yes", "logs/a.log": "x", "logs/keep.log": "k"})
     (tmp_path / "Outside.Dockerfile").write_text("FROM busybox\nCOPY . /ctx\n")

@@ -62,6 +62,7 @@ class Builder:
             if ref.digest:
                 raise InvalidArgument(f"invalid reference format: {tag} (build tags cannot have digests)")
         df = ins.parse_dockerfile(self.context.read_dockerfile(self.req.dockerfile), file=self.req.dockerfile)
+        self.context.drop_build_files(self.req.dockerfile)
         stages = list(df.stages)
         if not stages:
             raise InvalidArgument("No image was generated. Is your Dockerfile empty?")

@@ -117,6 +117,31 @@ class BuildContext(SourceTree):
             raise InvalidArgument(f"the Dockerfile ({name}) cannot be empty")
         return data.decode("utf-8", "replace")
 
+    def drop_build_files(self, dockerfile: str) -> None:
+        """Like dockerd: the CLI always sends the Dockerfile and .dockerignore, and the daemon
+        removes them from the context when .dockerignore excludes them (so `COPY . .` doesn't
+        carry them)."""
+        from wharfie.build.ignore import PatternMatcher, read_ignore
+
+        try:
+            fd = self.open_fd(".dockerignore")
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        with os.fdopen(fd, "rb") as fh:
+            matcher = PatternMatcher(read_ignore(fh.read(1 << 20)))
+        for name in (dockerfile, ".dockerignore"):
+            rel = os.path.normpath("/" + name).lstrip("/")
+            if matcher.matches(rel):
+                parent, base = os.path.split(rel)
+                try:
+                    pfd = self.open_fd(parent or ".", os.O_PATH | os.O_DIRECTORY)
+                    try:
+                        os.unlink(base, dir_fd=pfd)
+                    finally:
+                        os.close(pfd)
+                except FileNotFoundError:
+                    pass
+
     def cleanup(self) -> None:
         remove_tree(self.dir)
 
