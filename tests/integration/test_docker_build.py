@@ -155,3 +155,13 @@ def test_run_mount_cache_and_bind(docker, tmp_path: Path) -> None:
     assert "run-1\nrun-2" in second  # the cache directory survived the first build
     assert docker.ok("run", "--rm", "mounts:1", "cat", "/copied") == "bound\n"
     assert docker("run", "--rm", "mounts:1", "ls", "/cache/log").rc != 0  # not in the image
+
+
+def test_onbuild_triggers_run_in_the_child(docker, tmp_path: Path) -> None:
+    write(tmp_path / "parent", {"Dockerfile": "FROM busybox\nONBUILD RUN echo triggered > /trig\n"})
+    docker.ok("build", "-t", "parent:1", str(tmp_path / "parent"))
+    write(tmp_path / "child", {"Dockerfile": "FROM parent:1\nRUN cat /trig\n"})
+    out = docker.ok("build", "-t", "child:1", str(tmp_path / "child"))
+    assert "# Executing 1 build trigger" in out and "triggered" in out
+    cfg = json.loads(docker.ok("image", "inspect", "child:1"))[0]["Config"]
+    assert not cfg["OnBuild"]  # not inherited by grandchildren

@@ -126,6 +126,7 @@ class Builder:
         base = Expander(meta).word(st.from_.base)
         await self._from_image(stage, self._resolve_base(base))
         self.say(f" ---> {dg.short_id(stage.image_id)}\n" if stage.image_id else "")
+        await self._run_triggers(stage)
         for cmd in st.commands:
             step += 1
             self.say(f"Step {step}/{total} : {cmd.code}\n")
@@ -134,6 +135,20 @@ class Builder:
         if st.name:
             self.stage_images[st.name.lower()] = stage.image_id
         return stage.image_id, step
+
+    async def _run_triggers(self, stage: Stage) -> None:
+        """ONBUILD: the base image's triggers run right after FROM, in order, and are not
+        passed on to this image's own children."""
+        from wharfie.build.dockerfile import parse, parse_instruction
+
+        triggers = list(stage.config.get("OnBuild") or [])
+        if not triggers:
+            return
+        self.say(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n")
+        for text in triggers:
+            for node in parse(text + "\n", file="ONBUILD").nodes:
+                await self._dispatch(stage, parse_instruction(node, file="ONBUILD"))
+        await stage.change_config(self._nop("ONBUILD (triggers consumed)"), lambda c: c.__setitem__("OnBuild", None))
 
     def _resolve_base(self, base: str) -> str:
         if base == "scratch":
