@@ -35,7 +35,7 @@ ENV NAME=world \\
 LABEL org.example.team=red version="1.0"
 MAINTAINER someone@example.com
 WORKDIR /app
-COPY --chown=1000:1000 a.txt sub/ ./
+COPY --chown=nobody:nogroup a.txt sub/ ./
 ADD archive.tar /unpacked/
 RUN echo "$GREETING $NAME" > greeting.txt && echo to-stderr >&2
 USER nobody
@@ -72,7 +72,7 @@ def test_every_instruction(docker, tmp_path: Path) -> None:
     assert doc["OnBuild"] == ["RUN echo triggered"] and doc["Healthcheck"]["Test"] == ["CMD-SHELL", "true"]
     listing = docker.ok("run", "--rm", "--entrypoint", "sh", "every:1", "-c",
                         "stat -c '%u %n' /app/a.txt /app/b.txt; cat /unpacked/inside/file.txt")
-    assert listing.splitlines() == ["1000 /app/a.txt", "1000 /app/b.txt", "from the archive"]
+    assert listing.splitlines() == ["65534 /app/a.txt", "65534 /app/b.txt", "from the archive"]
 
 
 def test_cache_and_partial_rebuild(docker, tmp_path: Path) -> None:

@@ -328,11 +328,6 @@ class Builder:
         await stage.copy_from_image(image_id, list(cmd.sources), cmd.dest, _chown(cmd.chown))
 
 
-def _chown(spec: str) -> tuple[int, int] | None:
-    if not spec:
-        return None
-    user, _, group = spec.partition(":")
-    if not user.isdigit() or (group and not group.isdigit()):
-        raise InvalidArgument(f"--chown={spec}: only numeric uid[:gid] is supported by this builder yet")
-    uid = int(user)
-    return uid, int(group) if group else uid
+def _chown(spec: str) -> str | None:
+    """`--chown` is resolved against the image's own /etc/passwd and /etc/group at copy time."""
+    return spec or None

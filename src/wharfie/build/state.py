@@ -134,7 +134,7 @@ class Stage:
                                       mtime=self.opts.source_date_epoch or None)
 
     async def copy_from_image(self, image_id: str, sources: list[str], dest: str,
-                              chown: tuple[int, int] | None) -> None:
+                              chown: str | None) -> None:
         """COPY --from: the sources come from another stage's (or image's) root filesystem."""
         from pathlib import Path
 
@@ -144,7 +144,7 @@ class Stage:
         with overlay_for_image(self.images, image_id, self.images.tmp) as (merged, _):
             await self.copy(f"COPY --from={dg.short_id(image_id)}", sources, dest, chown, SourceTree(Path(merged)))
 
-    async def copy(self, created_by: str, sources: list[str], dest: str, chown: tuple[int, int] | None,
+    async def copy(self, created_by: str, sources: list[str], dest: str, chown: str | None,
                    source_ctx: SourceTree | None = None, extract_archives: bool = False) -> None:
         """COPY/ADD from the context: cached by the sources' content, never their mtimes.
         ADD (`extract_archives`) unpacks local tar archives into the destination."""
@@ -175,7 +175,7 @@ class Stage:
         self.cache.put(key, image_id)
         self._advance(image_id, False)
 
-    def _commit_copy(self, entries: list[tuple[str, str]], dest: str, chown: tuple[int, int] | None,
+    def _commit_copy(self, entries: list[tuple[str, str]], dest: str, chown: str | None,
                      created_by: str, inputs: str, extract_archives: bool = False) -> str:
         """Copy into a scratch overlay of the current image; its upper dir is the new layer."""
         from wharfie.containers.rootfs import overlay_for_image
@@ -183,12 +183,24 @@ class Stage:
         workdir = self.config.get("WorkingDir") or "/"
         target = dest if dest.startswith("/") else os.path.join(workdir, dest)
         with overlay_for_image(self.images, self.image_id, self.images.tmp) as (merged, upper):
+            owner = _owner(merged, chown) if chown else None
             if extract_archives:
                 archives = [e for e in entries if steps.is_archive(e[0])]
                 entries = [e for e in entries if e not in archives]
                 for src, _ in archives:
                     steps.extract_into(merged, target, src)
-            steps.copy_into(merged, target, entries, chown)
+            steps.copy_into(merged, target, entries, owner)
             history = {"created_by": f"/bin/sh -c #(nop) {created_by} {inputs[7:19]} in {target} "}
             return self.images.commit(self.image_id or None, upper, self.config, history, [],
                                       mtime=self.opts.source_date_epoch)
+
+
+def _owner(rootfs: str, spec: str) -> tuple[int, int]:
+    """Docker's --chown: names from the image's files; a uid alone means gid = uid."""
+    from wharfie.containers.specbuilder import resolve_user
+
+    user, _, group = spec.partition(":")
+    if user.isdigit() and not group:
+        return int(user), int(user)
+    u = resolve_user(rootfs, spec)
+    return u.uid, u.gid
