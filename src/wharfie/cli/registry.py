@@ -14,6 +14,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         _C + "attach:attach_command",
         "Attach local standard input, output, and error streams to a running container",
     ),
+    "build": (_C + "build:build_command", "Build an image from a Dockerfile"),
+    "commit": (_C + "commit:commit_command", "Create a new image from a container's changes"),
     "cp": (
         _C + "cp:cp_command",
         "Copy files/folders between a container and the local filesystem",
@@ -68,7 +70,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 #: "Common Commands" section of ``wharfie --help``, in docker's order
-COMMON = ("run", "exec", "ps", "images", "version", "info")
+COMMON = ("run", "exec", "ps", "build", "images", "version", "info")
 
 
 def _same(*names: str) -> dict[str, tuple[str, str]]:
@@ -81,7 +83,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str]], dict[str, str]]] = 
     "container": (
         "Manage containers",
         {
-            **_same("attach", "cp", "create", "exec", "kill", "logs", "pause", "port", "rename",
+            **_same("attach", "commit", "cp", "create", "exec", "kill", "logs", "pause", "port", "rename",
                     "restart", "rm", "run", "start", "stats", "stop", "top", "unpause",
                     "update", "wait"),
             "inspect": (
@@ -96,6 +98,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str]], dict[str, str]]] = 
     "image": (
         "Manage images",
         {
+            "build": (_C + "build:image_build_command", COMMANDS["build"][1]),
             "history": (_C + "history:image_history_command", COMMANDS["history"][1]),
             "import": (_C + "image_import:image_import_command", COMMANDS["import"][1]),
             "inspect": (
@@ -110,6 +113,14 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str]], dict[str, str]]] = 
             "tag": (_C + "tag:image_tag_command", COMMANDS["tag"][1]),
         },
         {"list": "ls", "rmi": "rm", "remove": "rm"},
+    ),
+    "builder": (
+        "Manage builds",
+        {
+            "build": (_C + "build:build_command", COMMANDS["build"][1]),
+            "prune": (_C + "builder:builder_prune_command", "Remove build cache"),
+        },
+        {},
     ),
     "system": (
         "Manage wharfie",

@@ -668,6 +668,50 @@ class APIClient:
             params["filters"] = filters_json(filters)
         return self.request("POST", "/volumes/prune", params).json()
 
+    # build and commit -------------------------------------------------------------
+    def image_build(
+        self, context: IO[bytes] | Iterable[bytes], params: Mapping[str, QueryValue],
+        registry_config: str = "e30=",
+    ) -> Response:
+        """``POST /build`` (the legacy builder) with a tar context, sent chunked.
+
+        ``params`` are the query parameters as the docker client builds them
+        (``imageBuildOptionsToQuery``); the response is the JSON-lines stream.
+        """
+        return self.request(
+            "POST", "/build", params, body=context,
+            headers={"Content-Type": "application/x-tar", "X-Registry-Config": registry_config},
+        )
+
+    def container_commit(
+        self, container: str, repo: str = "", tag: str = "", comment: str = "",
+        author: str = "", changes: Sequence[str] = (), pause: bool = True,
+    ) -> Any:
+        """``POST /commit``: docker always sends container, repo, tag, comment and
+        author (empty when unset), ``changes`` once per change, ``pause=0`` only to opt out."""
+        params: dict[str, QueryValue] = {
+            "container": container, "repo": repo, "tag": tag, "comment": comment,
+            "author": author,
+        }
+        if changes:
+            params["changes"] = list(changes)
+        if not pause:
+            params["pause"] = "0"
+        return self.request("POST", "/commit", params).json()
+
+    def build_prune(
+        self, all: bool = False, filters: Mapping[str, Iterable[str]] | None = None,
+        keep_storage: int = 0,
+    ) -> Any:
+        """``POST /build/prune``; docker always sends ``filters`` (empty when none)."""
+        params: dict[str, QueryValue] = {}
+        if all:
+            params["all"] = "1"
+        if keep_storage:
+            params["keep-storage"] = str(keep_storage)
+        params["filters"] = filters_json(filters) if filters else ""
+        return self.request("POST", "/build/prune", params).json()
+
     # pull (the fallback of `run`/`create`) ----------------------------------------
     def image_create(self, from_image: str, tag: str, platform: str = "",
                      registry_auth: str = "e30=") -> Response:
