@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Build figures, side by side with dockerd (legacy builder) when installed.
+
+    .venv/bin/python bench/bench_build.py [--runs 5]
+
+A small busybox Dockerfile (ENV, WORKDIR, COPY of 200 files, two RUNs, CMD): cold build
+(`--no-cache`), fully cached rebuild, and a rebuild after one source file changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests"), str(ROOT / "bench")]
+
+import imagegen  # noqa: E402
+from bench_images import env_for, private_dockerd  # noqa: E402
+
+from support.daemon import WharfieDaemon  # noqa: E402
+
+DOCKERFILE = """FROM busybox
+ENV APP=/app
+WORKDIR /app
+COPY deps.txt .
+RUN cat deps.txt > installed.txt
+COPY src/ ./src/
+RUN ls src | wc -l > count.txt
+CMD ["cat", "/app/count.txt"]
+"""
+
+
+def make_context(base: Path) -> Path:
+    ctx = base / "ctx"
+    (ctx / "src").mkdir(parents=True)
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    (ctx / "deps.txt").write_text("one\ntwo\n")
+    for i in range(200):
+        (ctx / "src" / f"f{i:03d}.py").write_text(f"print({i})\n" * 20)
+    return ctx
+
+
+def timed(env: dict[str, str], args: list[str], runs: int, before=None) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for i in range(runs):
+        if before:
+            before(i)
+        t = time.perf_counter()
+        subprocess.run(["docker", "build", "-q", *args], env=env, check=True, capture_output=True)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def measure(env: dict[str, str], ctx: Path, runs: int) -> dict[str, float]:
+    out = {"cold build ms": timed(env, ["--no-cache", "-t", "bench:1", str(ctx)], runs)}
+    out["cached rebuild ms"] = timed(env, ["-t", "bench:1", str(ctx)], runs)
+
+    def touch(i: int) -> None:
+        (ctx / "src" / "f000.py").write_text(f"print('changed {i}')\n")
+
+    out["one file changed ms"] = timed(env, ["-t", "bench:1", str(ctx)], runs, touch)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="wharfie-bench-"))
+    archive = base / "busybox.tar"
+    imagegen.docker_archive([(imagegen.busybox_image(), ["busybox:latest"])], str(archive))
+    ctx = make_context(base)
+    results: dict[str, dict[str, float]] = {}
+    try:
+        w = WharfieDaemon(base / "w")
+        w.start()
+        try:
+            w.docker.ok("load", "-i", str(archive))
+            results["wharfie"] = measure(w.env, ctx, a.runs)
+        finally:
+            w.cleanup()
+        started = private_dockerd(base) if shutil.which("dockerd") else None
+        if started:
+            proc, sock, _ = started
+            env = env_for(sock, str(base / "docker-config"))
+            env["DOCKER_BUILDKIT"] = "0"
+            try:
+                subprocess.run(["docker", "load", "-i", str(archive)], env=env, check=True, capture_output=True)
+                results["dockerd"] = measure(env, ctx, a.runs)
+            finally:
+                proc.terminate()
+                proc.wait(30)
+        else:
+            print("dockerd: not installed (apt-get install docker.io for a side-by-side run)")
+        keys = list(dict.fromkeys(k for r in results.values() for k in r))
+        print(f"{'metric':<24}" + "".join(f"{n:>12}" for n in results))
+        for k in keys:
+            print(f"{k:<24}" + "".join(f"{r.get(k, float('nan')):>12.1f}" for r in results.values()))
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+if __name__ == "__main__":
+    main()
