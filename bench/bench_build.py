@@ -23,7 +23,6 @@ sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import imagegen  # noqa: E402
 from bench_images import env_for, private_dockerd  # noqa: E402
-
 from support.daemon import WharfieDaemon  # noqa: E402
 
 DOCKERFILE = """FROM busybox
