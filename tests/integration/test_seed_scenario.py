@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from support.daemon import WharfieDaemon
 
 ROOT = Path(__file__).resolve().parents[2]
