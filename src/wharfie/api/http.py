@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -23,6 +24,7 @@ from wharfie.errors import InvalidArgument
 log = logging.getLogger("wharfie.api")
 
 READ_SIZE = 256 * 1024
+_STATUSES = {s.value for s in HTTPStatus}
 MAX_JSON_BODY = 16 * 1024 * 1024
 
 
@@ -208,7 +210,8 @@ class Connection:
             body = bytes(response.body)  # type: ignore[arg-type]
             if response.status not in (204, 304):
                 headers.append(("Content-Length", str(len(body))))
-        await self._send(h11.Response(status_code=response.status, headers=headers))
+        reason = HTTPStatus(response.status).phrase.encode() if response.status in _STATUSES else b""
+        await self._send(h11.Response(status_code=response.status, headers=headers, reason=reason))
         if request.method == "HEAD" or response.status in (204, 304):
             if streaming:
                 await response.body.aclose()  # type: ignore[union-attr]

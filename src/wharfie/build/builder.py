@@ -56,13 +56,19 @@ class Builder:
         text = data.decode("utf-8", "replace")
         self.emit({"stream": f"\x1b[91m{text}\x1b[0m" if stream == "stderr" else text})
 
-    async def build(self) -> str:
+    def prepare(self) -> None:
+        """What can fail before any output (bad tags, a missing or malformed Dockerfile): the
+        route runs this first so such errors are plain HTTP errors, like dockerd's."""
         for tag in self.req.tags:
             ref = reference.parse(tag)
             if ref.digest:
                 raise InvalidArgument(f"invalid reference format: {tag} (build tags cannot have digests)")
-        df = ins.parse_dockerfile(self.context.read_dockerfile(self.req.dockerfile), file=self.req.dockerfile)
+        self.dockerfile = ins.parse_dockerfile(self.context.read_dockerfile(self.req.dockerfile),
+                                               file=self.req.dockerfile)
         self.context.drop_build_files(self.req.dockerfile)
+
+    async def build(self) -> str:
+        df = self.dockerfile
         stages = list(df.stages)
         if not stages:
             raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
@@ -78,13 +84,14 @@ class Builder:
             step += 1
             self.say(f"Step {step}/{total} : {arg.code}\n")
         image_id = ""
-        for stage in stages:
+        for i, stage in enumerate(stages):
             image_id, step = await self._run_stage(stage, meta, step, total)
-            self.emit({"aux": {"ID": image_id}})
+            if self.req.opts.labels and i == len(stages) - 1 and image_id:
+                image_id = await self._label_final(image_id)  # before the last aux: --iidfile
+            if not self.req.quiet:
+                self.emit({"aux": {"ID": image_id}})
         if not image_id:
             raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
-        if self.req.opts.labels:
-            image_id = await self._label_final(image_id)
         for tag in self.req.tags:
             ref = reference.parse_docker_ref(tag)
             self.images.tag(image_id, ref.name, ref.tag or "latest")

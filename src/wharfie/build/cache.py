@@ -51,11 +51,12 @@ class BuildCache:
             self.conn.executemany("DELETE FROM steps WHERE key=?", [(k,) for k in dead])
         return len(dead)
 
-    def clear(self) -> int:
+    def clear(self) -> list[str]:
+        """Forget every step; returns the forgotten keys (what `builder prune` lists)."""
         with self.lock:
-            n = self.conn.execute("SELECT COUNT(*) FROM steps").fetchone()[0]
+            keys = [r[0] for r in self.conn.execute("SELECT key FROM steps")]
             self.conn.execute("DELETE FROM steps")
-        return int(n)
+        return keys
 
 
 def digest_inputs(entries: list[tuple[str, str]]) -> str:

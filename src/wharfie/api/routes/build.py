@@ -68,12 +68,18 @@ def register(router: Router, d: Daemon) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tar)
 
-        async def stream() -> AsyncIterator[bytes]:
-            queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        builder = Builder(d.images, d.containers, d.build_cache, context, req, queue.put_nowait)
+        try:
+            await asyncio.to_thread(builder.prepare)
+        except BaseException:
+            await asyncio.to_thread(context.cleanup)
+            raise
 
+        async def stream() -> AsyncIterator[bytes]:
             async def run() -> None:
                 try:
-                    await Builder(d.images, d.containers, d.build_cache, context, req, queue.put_nowait).build()
+                    await builder.build()
                 except Exception as e:  # reported in-band: the 200 has already gone out
                     queue.put_nowait(error_message(e))
                 finally:
@@ -92,5 +98,5 @@ def register(router: Router, d: Daemon) -> None:
 
     @router.route("POST", "/build/prune")
     async def prune(request: Request) -> Response:
-        n = await asyncio.to_thread(d.build_cache.clear)
-        return json_response({"CachesDeleted": [f"{i}" for i in range(n)] or None, "SpaceReclaimed": 0})
+        keys = await asyncio.to_thread(d.build_cache.clear)
+        return json_response({"CachesDeleted": keys or None, "SpaceReclaimed": 0})
