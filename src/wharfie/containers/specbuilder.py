@@ -7,6 +7,7 @@ The user named by `-u`/`USER` is resolved against the container's own /etc/passw
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
 from wharfie.errors import InvalidArgument
@@ -16,13 +17,16 @@ from wharfie.runtime import spec as oci
 
 def read_in_root(rootfs: str, path: str, limit: int = 4 << 20) -> str:
     root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fd = openat2(root, path.lstrip("/"), os.O_RDONLY | os.O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+    try:  # O_NONBLOCK: a FIFO planted by the container must not hang a daemon thread
+        fd = openat2(root, path.lstrip("/"), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, 0,
+                     RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
     except OSError:
         return ""
     finally:
         os.close(root)
     with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
         return fh.read(limit).decode(errors="replace")
 
 

@@ -28,7 +28,8 @@ class Spawned:
     error: str = ""
 
 
-def spawn(init_pid: int, process: dict[str, Any], spec: dict[str, Any], attach: bool, cgroup: Any) -> Spawned:
+def spawn(init_pid: int, process: dict[str, Any], spec: dict[str, Any], attach: bool, cgroup: Any,
+          with_stdin: bool = True) -> Spawned:
     tty = bool(process.get("terminal"))
     ns_fds = _open_namespaces(init_pid)
     go_r, go_w = os.pipe()
@@ -39,7 +40,7 @@ def spawn(init_pid: int, process: dict[str, Any], spec: dict[str, Any], attach: 
     if tty:  # the pty is made inside the container, as for the init
         console, console_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     else:
-        stdio, mine = _pipes()
+        stdio, mine = _pipes(with_stdin)
     pid = os.fork()
     if pid == 0:
         os.close(go_w)
@@ -92,9 +93,13 @@ def _open_namespaces(pid: int) -> dict[str, int]:
     return fds
 
 
-def _pipes() -> tuple[tuple[int, int, int], dict[str, int]]:
+def _pipes(with_stdin: bool) -> tuple[tuple[int, int, int], dict[str, int]]:
+    """Like Docker: an exec without an attached stdin reads /dev/null (not a pipe nobody
+    writes, which would leak an fd in the shim and block `cat` forever)."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    if not with_stdin:
+        return (os.open(os.devnull, os.O_RDONLY), out_w, err_w), {"stdout": out_r, "stderr": err_r}
     in_r, in_w = os.pipe()
     return (in_r, out_w, err_w), {"stdout": out_r, "stderr": err_r, "stdin": in_w}
 
@@ -105,6 +110,7 @@ def _child(ns_fds: dict[str, int], process: dict[str, Any], spec: dict[str, Any]
 
     try:
         init.reset_signals()
+        init.harden_child()
         if os.read(go_r, 1) != b"G":
             os._exit(1)
         os.close(go_r)

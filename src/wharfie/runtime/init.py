@@ -237,12 +237,16 @@ def mask_paths(spec: dict[str, Any]) -> None:
             pass
 
 
-def finish_rootfs(spec: dict[str, Any]) -> None:
-    if spec["root"].get("readonly"):
-        mount.remount_readonly("/")
+def write_sysctls(spec: dict[str, Any]) -> None:
+    """Before /proc/sys becomes read-only (runc's order)."""
     for key, value in (spec["linux"].get("sysctl") or {}).items():
         with open("/proc/sys/" + key.replace(".", "/"), "w") as fh:
             fh.write(value)
+
+
+def finish_rootfs(spec: dict[str, Any]) -> None:
+    if spec["root"].get("readonly"):
+        mount.remount_readonly("/")
 
 
 # -- identity and exec ----------------------------------------------------------------------
@@ -289,6 +293,16 @@ def exec_process(process: dict[str, Any]) -> None:
         if e.errno == errno.EISDIR:
             raise InitError(f'exec: "{args[0]}": is a directory') from None
         raise InitError(f'exec: "{args[0]}": {(e.strerror or str(e)).lower()}') from None
+
+
+def harden_child() -> None:
+    """From here on this process turns into the container: it must not be ptrace-able or
+    /proc/<pid>/exe-reachable as a copy of the host's Python (CVE-2019-5736 class), and a
+    lazy import after pivot_root/setns must never load code from the container's files."""
+    from wharfie.linux import prctl
+
+    prctl.set_dumpable(False)
+    sys.path.clear()
 
 
 def reset_signals() -> None:
@@ -342,6 +356,7 @@ def run(spec: dict[str, Any], stdio: tuple[int, int, int], console_fd: int | Non
     """Never returns: becomes the container process, or exits after reporting an error."""
     try:
         reset_signals()
+        harden_child()
         if os.read(go_fd, 1) != b"G":
             os._exit(1)  # the shim aborted the start
         os.close(go_fd)
@@ -355,6 +370,7 @@ def run(spec: dict[str, Any], stdio: tuple[int, int, int], console_fd: int | Non
         if spec.get("hostname"):
             ns.sethostname(spec["hostname"])
         setup_rootfs(spec)
+        write_sysctls(spec)
         mask_paths(spec)
         finish_rootfs(spec)
         if console_fd is not None:

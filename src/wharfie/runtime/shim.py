@@ -244,7 +244,10 @@ class Shim:
             pass
 
     def _on_accept(self, listener: socket.socket) -> None:
-        sock, _ = listener.accept()
+        try:
+            sock, _ = listener.accept()
+        except OSError:
+            return  # EMFILE, ECONNABORTED…: the client retries; the supervisor must live on
         sock.setblocking(False)
         self.sel.register(sock, selectors.EVENT_READ, ("client", Client(sock)))
 
@@ -508,7 +511,8 @@ class Shim:
         if self.runc_root:
             self._exec_runc(client, req)
             return
-        proc = execproc.spawn(self.init.pid, req["process"], self.spec, attach is not None, self.cgroup)
+        proc = execproc.spawn(self.init.pid, req["process"], self.spec, attach is not None, self.cgroup,
+                              with_stdin=bool(attach and attach.get("stdin")))
         if proc.error:
             client.reply({"error": proc.error, "exit_code": _code_for(proc.error)})
             write_json_atomic(os.path.join(self.dir, f"exec-{req['id']}.json"),
@@ -600,8 +604,13 @@ class Shim:
             if proc.exit_status < 0:
                 proc.exit_status = 128 - proc.exit_status  # killed by signal N → 128+N
             if proc.exec_id is not None:
-                write_json_atomic(os.path.join(self.dir, f"exec-{proc.exec_id}.json"),
-                                  {"exit_code": proc.exit_status})
+                try:
+                    write_json_atomic(os.path.join(self.dir, f"exec-{proc.exec_id}.json"),
+                                      {"exit_code": proc.exit_status})
+                except FileNotFoundError:
+                    pass  # the container is gone and the daemon cleaned our state dir
+                if proc.master is not None:  # an exec's pty: nothing more to resize
+                    proc.master = None
             if proc.open_outputs == 0:
                 self._close_streams(proc)
             elif proc is self.init and proc.master is not None:
@@ -693,10 +702,12 @@ def main(argv: list[str]) -> int:
     if report:
         report.write(json.dumps({"pid": pid, "shim_pid": os.getpid()}) + "\n")
         report.close()
+    bound = os.stat(sock_path).st_ino
     shim.serve(listener)
     listener.close()
-    try:
-        os.unlink(sock_path)
+    try:  # only our own socket: a restarted container's new shim may already own the path
+        if os.stat(sock_path).st_ino == bound:
+            os.unlink(sock_path)
     except FileNotFoundError:
         pass  # the daemon already cleaned up our state dir
     return 0
