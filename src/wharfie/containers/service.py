@@ -220,6 +220,7 @@ class ContainerService:
     async def _start_failed(self, doc: Doc, message: str, code: int, shim_running: bool = False) -> None:
         """Like dockerd: the container stays (as created/exited with the error), waiters learn
         the exit code, and an --rm container goes away."""
+        await asyncio.to_thread(self._force_kill, doc)  # a half-started shim must not linger
         st = doc["State"]
         never_ran = st["StartedAt"].startswith("0001")
         st.update(Status="created" if never_ran else "exited", Running=False, Pid=0, ExitCode=code,
@@ -328,6 +329,29 @@ class ContainerService:
                 self.emit(doc, "restart")
             except WharfieError as e:
                 log.warning("restart of %s failed: %s", cid[:12], e)
+
+    def _force_kill(self, doc: Doc) -> None:
+        """SIGKILL the shim and every process in the container's cgroup; wait until empty."""
+        import time as _time
+
+        try:
+            with open(os.path.join(self.state_dir(doc["Id"]), "shim.pid")) as fh:
+                os.kill(int(fh.read().strip()), signals.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        path = doc["_wharfie"].get("cgroup")
+        if not path:
+            return
+        from wharfie.linux import cgroups
+
+        try:
+            cg = cgroups.Cgroup.open(path)
+            deadline = _time.monotonic() + 5
+            while cg.pids() and _time.monotonic() < deadline:
+                cg.kill_all(signals.SIGKILL)
+                _time.sleep(0.05)
+        except OSError:
+            pass
 
     def _cleanup_runtime(self, doc: Doc) -> None:
         """After an exit: unmount the rootfs, remove the cgroup and the shim's state dir."""
@@ -440,7 +464,10 @@ class ContainerService:
                 try:
                     await self.shim(cid).request({"op": "kill", "signal": signals.SIGKILL, "all": True})
                     await asyncio.wait_for(asyncio.shield(exited), 30)
-                except (NotFound, TimeoutError):
+                except (NotFound, TimeoutError, OSError):
+                    # The shim is gone or stuck: kill the container ourselves, and only then
+                    # record the exit (never tear down a rootfs under running processes).
+                    await asyncio.to_thread(self._force_kill, doc)
                     await self._on_exit(cid, {"exit_code": 137})
         async with self.lock(cid):
             doc = self.get(cid)

@@ -246,7 +246,12 @@ async def logs(svc: ContainerService, ref: str, *, stdout: bool, stderr: bool, f
         data = (e.time.encode() + b" " + e.data) if timestamps else e.data
         return _frame(e.stream, data, tty)
 
-    entries = await asyncio.to_thread(lambda: list(logfile.read_entries(path)))
+    try:  # where the snapshot ends is where a follower starts: no line lost in between
+        st = os.stat(path)
+        start = (st.st_ino, st.st_size)
+    except FileNotFoundError:
+        start = (0, 0)
+    entries = await asyncio.to_thread(lambda: list(logfile.read_entries(path, start[1])))
     if tail not in ("", "all"):
         try:
             n = int(tail)
@@ -260,7 +265,7 @@ async def logs(svc: ContainerService, ref: str, *, stdout: bool, stderr: bool, f
             yield out
     if not follow or (until_ns and until_ns < _now_ns()):
         return
-    async for e in _follow(svc, doc["Id"], path):
+    async for e in _follow(svc, doc["Id"], path, start):
         if until_ns and e.time_ns > until_ns:
             return
         out = render(e)
@@ -274,14 +279,17 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
-async def _follow(svc: ContainerService, cid: str, path: str) -> AsyncIterator[logfile.Entry]:
-    """New entries as the shim appends them; survives rotation; ends when the container stops."""
+async def _follow(svc: ContainerService, cid: str, path: str,
+                  start: tuple[int, int]) -> AsyncIterator[logfile.Entry]:
+    """New entries as the shim appends them, from `start` (inode, offset); survives
+    rotation; ends when the container stops."""
     try:
         fh = open(path, "rb")
     except FileNotFoundError:
         fh = None
     if fh is not None:
-        fh.seek(0, os.SEEK_END)
+        same = os.fstat(fh.fileno()).st_ino == start[0]
+        fh.seek(start[1] if same else 0)
     partial = b""
     idle_after_stop = 0
     try:

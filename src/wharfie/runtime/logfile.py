@@ -124,11 +124,16 @@ def parse_line(line: bytes) -> Entry | None:
         return None  # a torn last line (crash mid-write) is skipped, not fatal
 
 
-def read_entries(path: str) -> Iterator[Entry]:
+def read_entries(path: str, live_limit: int | None = None) -> Iterator[Entry]:
+    """Entries oldest first; the live file is read only up to `live_limit` bytes when given
+    (so a follower can continue exactly there)."""
     for f in log_files(path):
         try:
             with open(f, "rb") as fh:
-                for line in fh:
+                data = fh.read(live_limit) if (f == path and live_limit is not None) else fh.read()
+                for line in data.splitlines(keepends=True):
+                    if not line.endswith(b"\n"):
+                        break  # a line still being written: the follower picks it up
                     entry = parse_line(line)
                     if entry is not None:
                         yield entry
