@@ -37,6 +37,7 @@ from wharfie.runtime.logfile import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, LogWrite
 
 READ = 64 * 1024
 STDIN_HIGH_WATER = 1 << 20
+CLIENT_MAX_BUFFER = 8 << 20
 STREAM_IDS = {"stdout": 1, "stderr": 2}
 
 
@@ -60,14 +61,39 @@ class Client:
         self.stdin_target: Process | None = None
         self.process: Process | None = None  # for exec streams
         self.tty = False
+        self.out = bytearray()   # output the client has not taken yet
+        self.reading = True      # polled for input
+        self.closing = False     # close once `out` is flushed
+        self.sync: Any = None    # the shim's selector update for this client
 
     def send(self, data: bytes) -> bool:
+        """Never blocks: what the socket won't take now waits in `out`. A client that falls
+        more than CLIENT_MAX_BUFFER behind is given up on (False), so one stuck reader can't
+        stall the container's supervisor."""
+        if self.mode == "done":
+            return False
+        if not self.out:
+            try:
+                data = data[self.sock.send(data):]
+            except BlockingIOError:
+                pass
+            except OSError:
+                return False
+        if data:
+            self.out += data
+            if len(self.out) > CLIENT_MAX_BUFFER:
+                return False
+            self.sync(self)
+        return True
+
+    def flush(self) -> bool:
         try:
-            self.sock.setblocking(True)
-            self.sock.sendall(data)
-            return True
+            del self.out[: self.sock.send(self.out)]
+        except BlockingIOError:
+            pass
         except OSError:
             return False
+        return True
 
     def reply(self, obj: dict[str, Any]) -> bool:
         return self.send(json.dumps(obj).encode() + b"\n")
@@ -225,16 +251,20 @@ class Shim:
         assert self.init is not None
         while True:
             timeout = None if self.exit_deadline is None else max(0.0, self.exit_deadline - time.monotonic())
-            for key, _ in self.sel.select(timeout):
+            for key, mask in self.sel.select(timeout):
                 kind, obj = key.data
-                getattr(self, f"_on_{kind}")(obj)
+                if kind == "client":
+                    self._on_client(obj, mask)
+                else:
+                    getattr(self, f"_on_{kind}")(obj)
             self._reap()
             if self.exit_info is not None and self._finished():
                 return
 
     def _finished(self) -> bool:
         """Exit once the init is gone and nobody still needs us (or after a grace period)."""
-        busy = any(c.mode in ("attach", "exec") for p in self.by_pid.values() for c in p.clients)
+        busy = any(c.mode in ("attach", "exec") for p in self.by_pid.values() for c in p.clients) or any(
+            key.data[0] == "client" and key.data[1].closing for key in self.sel.get_map().values())
         return not busy or (self.exit_deadline is not None and time.monotonic() >= self.exit_deadline)
 
     def _on_signal(self, fd: int) -> None:
@@ -249,9 +279,49 @@ class Shim:
         except OSError:
             return  # EMFILE, ECONNABORTED…: the client retries; the supervisor must live on
         sock.setblocking(False)
-        self.sel.register(sock, selectors.EVENT_READ, ("client", Client(sock)))
+        client = Client(sock)
+        client.sync = self._sync
+        self.sel.register(sock, selectors.EVENT_READ, ("client", client))
 
-    def _on_client(self, client: Client) -> None:
+    def _sync(self, c: Client) -> None:
+        """(Re)register a client for what it needs: input while reading, output while behind."""
+        if c.mode == "done":
+            return
+        events = (selectors.EVENT_READ if c.reading else 0) | (selectors.EVENT_WRITE if c.out else 0)
+        try:
+            registered = self.sel.get_key(c.sock)
+        except (KeyError, ValueError):
+            registered = None
+        if not events:
+            if registered is not None:
+                self.sel.unregister(c.sock)
+        elif registered is None:
+            self.sel.register(c.sock, events, ("client", c))
+        elif registered.events != events:
+            self.sel.modify(c.sock, events, ("client", c))
+
+    def _finish(self, c: Client) -> None:
+        """End a stream: half-close once everything queued has gone out."""
+        if c.out:
+            c.closing, c.reading = True, False
+            self._sync(c)
+            return
+        try:
+            c.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self._drop(c)
+
+    def _on_client(self, client: Client, mask: int = selectors.EVENT_READ) -> None:
+        if mask & selectors.EVENT_WRITE:
+            if not client.flush():
+                return self._drop(client)
+            if not client.out:
+                if client.closing:
+                    return self._finish(client)
+                self._sync(client)
+        if not mask & selectors.EVENT_READ or client.mode == "done":
+            return
         try:
             data = client.sock.recv(READ)
         except BlockingIOError:
@@ -283,10 +353,7 @@ class Shim:
         elif not data:
             if client.mode == "attach":
                 # A half-close: the client still reads output, so keep it but stop polling.
-                try:
-                    self.sel.unregister(client.sock)
-                except (KeyError, ValueError):
-                    pass
+                self._unwatch(client)
             else:
                 self._drop(client)
 
@@ -301,7 +368,7 @@ class Shim:
         assert target is not None
         if not data:  # the client half-closed: its stdin ended
             client.stdin_target = None
-            self._unwatch(client.sock)  # EOF stays readable: stop polling it
+            self._unwatch(client)  # EOF stays readable: stop polling it
             if client.mode == "request":
                 self._drop(client)
             if not target.tty:  # a pty has no EOF to pass; the shell exits on its own (ctrl-d)
@@ -313,7 +380,7 @@ class Shim:
         target.stdin_buf += data
         self._flush_stdin(target)
         if len(target.stdin_buf) > STDIN_HIGH_WATER:
-            self._unwatch(client.sock)
+            self._unwatch(client)
             target.paused.append(client)
 
     def _flush_stdin(self, proc: Process) -> None:
@@ -338,8 +405,8 @@ class Shim:
             proc.stdin_watched = want_write
         if not proc.stdin_buf:
             for c in proc.paused:
-                if c.mode != "done":
-                    self.sel.register(c.sock, selectors.EVENT_READ, ("client", c))
+                c.reading = True
+                self._sync(c)
             proc.paused.clear()
             if proc.stdin_eof:
                 os.close(fd)
@@ -348,11 +415,9 @@ class Shim:
     def _on_stdin_ready(self, proc: Process) -> None:
         self._flush_stdin(proc)
 
-    def _unwatch(self, sock: socket.socket) -> None:
-        try:
-            self.sel.unregister(sock)
-        except (KeyError, ValueError):
-            pass
+    def _unwatch(self, client: Client) -> None:
+        client.reading = False
+        self._sync(client)
 
     def _drop(self, client: Client) -> None:
         try:
@@ -581,11 +646,9 @@ class Shim:
 
     def _close_streams(self, proc: Process) -> None:
         for c in list(proc.clients):
-            try:
-                c.sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            self._drop(c)
+            if c in proc.clients:
+                proc.clients.remove(c)
+            self._finish(c)
         if proc is self.init:
             self._finish_init()
 
