@@ -349,3 +349,10 @@ def test_commit_makes_an_image_from_the_container(docker) -> None:
     assert hist[0].startswith("sh -c echo committed") and hist[0].endswith("|a message")
     docker.ok("rm", "tocommit")
     docker.ok("rmi", "committed:1")
+
+
+def test_exec_errors_after_the_upgrade_reach_the_client(docker) -> None:
+    docker.ok("run", "-d", "--name", "exerr", "busybox", "sleep", "100")
+    r = docker("exec", "-u", "nosuchuser", "exerr", "true")
+    assert r.rc == 126 and "unable to find user nosuchuser" in r.out + r.err
+    docker.ok("rm", "-f", "exerr")

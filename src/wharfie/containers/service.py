@@ -221,6 +221,10 @@ class ContainerService:
         """Like dockerd: the container stays (as created/exited with the error), waiters learn
         the exit code, and an --rm container goes away."""
         await asyncio.to_thread(self._force_kill, doc)  # a half-started shim must not linger
+        for connect in self.pending_attach.pop(doc["Id"], []):
+            abandon = getattr(getattr(connect, "__self__", None), "abandon", None)
+            if abandon is not None:
+                abandon()  # attached clients of a start that failed early get their EOF
         st = doc["State"]
         never_ran = st["StartedAt"].startswith("0001")
         st.update(Status="created" if never_ran else "exited", Running=False, Pid=0, ExitCode=code,

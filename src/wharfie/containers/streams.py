@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from wharfie.containers.service import ContainerService, StartError
-from wharfie.errors import Conflict, InvalidArgument, NotFound
+from wharfie.errors import Conflict, InvalidArgument, NotFound, WharfieError
 from wharfie.runtime import logfile
 
 STREAM_IDS = {"stdout": 1, "stderr": 2}
@@ -75,6 +75,11 @@ class AttachSlot:
             asyncio.get_running_loop().create_future()
         if not doc["State"]["Running"]:
             svc.pending_attach.setdefault(self.cid, []).append(self.connect)
+
+    def abandon(self) -> None:
+        """The container never started: end the client's stream."""
+        if not self.shim.done():
+            self.shim.set_result(None)
 
     async def connect(self) -> None:
         if self.shim.done():
@@ -172,7 +177,16 @@ async def exec_start(svc: ContainerService, eid: str, detach: bool, tty: bool | 
     if not doc["State"]["Running"]:
         raise Conflict(f"container {doc['Id']} is not running")
     rec["_started"] = True
-    process = await asyncio.to_thread(_exec_process, svc, rec)
+    try:
+        process = await asyncio.to_thread(_exec_process, svc, rec)
+    except WharfieError as e:  # after the 101 the error can only go down the stream
+        rec.update(Running=False, ExitCode=126)
+        if client is None:
+            raise
+        client[1].write(_frame("stdout", f"{e}\r\n".encode(), bool(rec["ProcessConfig"]["tty"])))
+        await client[1].drain()
+        client[1].close()
+        return
     attach = None if detach else {"stdin": rec["OpenStdin"], "stdout": rec["OpenStdout"] or True,
                                   "stderr": rec["OpenStderr"] or True}
     req = {"op": "exec", "id": eid, "process": process, "attach": attach}
