@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wharfie.cli.command import CLIError
+from wharfie.units import human_duration  # noqa: F401  (re-exported for the commands)
 
 TABLE = "table"
 JSON_FORMAT = "{{json .}}"
@@ -49,34 +50,6 @@ def bytes_size(size: float) -> str:
     """go-units ``BytesSize``: binary units (``15.62GiB``)."""
     value, unit = _size_and_unit(float(size), 1024.0, _BINARY)
     return _go_g(value, 4) + unit
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration`` for a duration in seconds."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def since(unix: float, now: float | None = None) -> str:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wharfie.errors import InvalidArgument
+from wharfie.units import human_duration
 
 Doc = dict[str, Any]
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -169,34 +170,6 @@ def new_doc(cid: str, name: str, image_id: str, cfg: dict[str, Any], host: dict[
 
 def public(doc: Doc) -> Doc:
     return {k: v for k, v in doc.items() if not k.startswith("_")}
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration (what Docker's status texts use)."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // (24 * 7)} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // (24 * 30)} months"
-    return f"{h // (24 * 365)} years"
 
 
 def status_text(doc: Doc, now: float | None = None) -> str:
