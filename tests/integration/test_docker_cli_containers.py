@@ -356,3 +356,8 @@ def test_exec_errors_after_the_upgrade_reach_the_client(docker) -> None:
     r = docker("exec", "-u", "nosuchuser", "exerr", "true")
     assert r.rc == 126 and "unable to find user nosuchuser" in r.out + r.err
     docker.ok("rm", "-f", "exerr")
+
+
+def test_ulimits_are_applied(docker) -> None:
+    out = docker.ok("run", "--rm", "--ulimit", "nofile=512:1024", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn")
+    assert out.split() == ["512", "1024"]

@@ -181,5 +181,7 @@ def build_spec(doc: dict[str, Any], rootfs: str, mounts: list[oci.Mount], etc_fi
         cgroups_path=f"wharfie/{doc['Id']}", resources=resources_of(hc),
         shm_size=int(hc.get("ShmSize") or 64 << 20), masked_paths=hc.get("MaskedPaths"),
         readonly_paths=hc.get("ReadonlyPaths"), sysctl=dict(hc.get("Sysctls") or {}),
+        rlimits=[{"type": f"RLIMIT_{u['Name'].upper()}", "soft": int(u["Soft"]), "hard": int(u["Hard"])}
+                 for u in hc.get("Ulimits") or []],
     )
     return oci.build(inputs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import resource
 import socket
 import stat
 import sys
@@ -250,7 +251,21 @@ def finish_rootfs(spec: dict[str, Any]) -> None:
 
 
 # -- identity and exec ----------------------------------------------------------------------
+def apply_rlimits(process: dict[str, Any]) -> None:
+    """`--ulimit`: set while still root (lowering always works; raising above the current
+    hard limit needs CAP_SYS_RESOURCE, which this host may not give us)."""
+    for rl in process.get("rlimits") or []:
+        which = getattr(resource, str(rl["type"]), None)
+        if which is None:
+            raise InitError(f"unknown rlimit {rl['type']}")
+        try:
+            resource.setrlimit(which, (int(rl["soft"]), int(rl["hard"])))
+        except (ValueError, OSError) as e:
+            raise InitError(f"error setting rlimit {rl['type']}: {e}") from None
+
+
 def become(process: dict[str, Any], seccomp_spec: dict[str, Any] | None) -> None:
+    apply_rlimits(process)
     c = process.get("capabilities") or {}
     caps.drop_bounding(c.get("bounding", []))
     profile = seccomp.from_oci(seccomp_spec) if seccomp_spec else None
