@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import imagegen  # noqa: E402
-from bench_images import env_for, private_dockerd  # noqa: E402
+from bench_images import env_for, print_table, private_dockerd  # noqa: E402
 from support.daemon import WharfieDaemon  # noqa: E402
 
 DOCKERFILE = """FROM busybox
@@ -98,10 +98,7 @@ def main() -> None:
                 proc.wait(30)
         else:
             print("dockerd: not installed (apt-get install docker.io for a side-by-side run)")
-        keys = list(dict.fromkeys(k for r in results.values() for k in r))
-        print(f"{'metric':<24}" + "".join(f"{n:>12}" for n in results))
-        for k in keys:
-            print(f"{k:<24}" + "".join(f"{r.get(k, float('nan')):>12.1f}" for r in results.values()))
+        print_table(results)
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import imagegen  # noqa: E402
-from bench_images import env_for, private_dockerd  # noqa: E402
+from bench_images import env_for, print_table, private_dockerd  # noqa: E402
 from support.daemon import WharfieDaemon  # noqa: E402
 
 
@@ -152,10 +152,7 @@ def main() -> None:
                 print(f"podman: failed: {e.stderr.decode(errors='replace').strip()[:200]}")
             finally:
                 subprocess.run([*cli, "rm", "-af"], capture_output=True)
-        keys = list(dict.fromkeys(k for r in results.values() for k in r))
-        print(f"{'metric':<24}" + "".join(f"{n:>14}" for n in results))
-        for k in keys:
-            print(f"{k:<24}" + "".join(f"{r.get(k, float('nan')):>14.1f}" for r in results.values()))
+        print_table(results)
         if "dockerd" in results:
             ratio = results["wharfie"]["run --rm ms"] / results["dockerd"]["run --rm ms"]
             print(f"run --rm: wharfie/docker = {ratio:.2f}x (goal <= 0.35x)")

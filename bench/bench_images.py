@@ -145,6 +145,15 @@ def measure(engine: Engine, many: Path, big: Path, big_id: str, runs: int) -> di
     return out
 
 
+def print_table(results: dict[str, dict[str, float]]) -> None:
+    """One row per metric, one column per engine (blank where an engine lacks the metric)."""
+    keys = list(dict.fromkeys(k for r in results.values() for k in r))
+    width = max([len(n) for n in results] + [10]) + 2
+    print(f"{'metric':<24}" + "".join(f"{n:>{width}}" for n in results))
+    for k in keys:
+        print(f"{k:<24}" + "".join(f"{r.get(k, float('nan')):>{width}.1f}" for r in results.values()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--load-mb", type=int, default=150)
@@ -183,10 +192,7 @@ def main() -> None:
                     proc.wait(30)
             else:
                 print("dockerd: not installed (apt-get install docker.io for a side-by-side run)")
-        keys = list(dict.fromkeys(k for r in results.values() for k in r))
-        print(f"{'metric':<22}" + "".join(f"{name:>12}" for name in results))
-        for k in keys:
-            print(f"{k:<22}" + "".join(f"{r.get(k, float('nan')):>12.1f}" for r in results.values()))
+        print_table(results)
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
 

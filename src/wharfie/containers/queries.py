@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import os
 import stat
@@ -382,5 +381,3 @@ def extract_archive(svc: ContainerService, ref: str, path: str, tar_path: str, n
         finally:
             os.close(fd)
 
-
-_ = io

@@ -268,7 +268,7 @@ class ImageService:
             limit = min(flt.parse_until(v, time.time()) for v in filters["until"])
             images = [i for i in images if i.row.created < limit]
         if "dangling" in filters:
-            want = _bool_filter(filters["dangling"], "dangling")
+            want = flt.get_bool(filters, "dangling")
             images = [i for i in images if (not i.tags) == want]
         if "label" in filters:
             images = [i for i in images if all(flt.label_match(i.labels, s) for s in filters["label"])]
@@ -446,7 +446,7 @@ class ImageService:
     def prune(self, raw_filters: str | None) -> dict[str, Any]:
         filters = flt.parse_filters(raw_filters)
         flt.validate(filters, PRUNE_FILTERS)
-        dangling_only = _bool_filter(filters.get("dangling", ["true"]), "dangling")
+        dangling_only = flt.get_bool(filters, "dangling", True)
         now = time.time()
         deleted: list[dict[str, str]] = []
         reclaimed = 0
@@ -469,15 +469,6 @@ class ImageService:
 
     def _disk_usage(self) -> int:
         return sum(r.size for r in self.db.all_layers())
-
-
-def _bool_filter(values: list[str], name: str) -> bool:
-    v = values[-1].lower()
-    if v in ("true", "1"):
-        return True
-    if v in ("false", "0"):
-        return False
-    raise InvalidArgument(f"Invalid filter '{name}={values[-1]}'")
 
 
 def _last_comment(cfg: dict[str, Any]) -> str:

@@ -81,12 +81,7 @@ def inspect_objects(
     from wharfie.cli import gotemplate
     from wharfie.client.jsonutil import compact_raw, indent_raw
 
-    tmpl = None
-    if fmt and fmt != "json":
-        try:
-            tmpl = gotemplate.parse(fmt)
-        except gotemplate.TemplateError as e:
-            raise StatusError(64, f"template parsing error: {e}") from None
+    tmpl = _template(fmt)
     errors: list[str] = []
     raws: list[str] = []
     rendered: list[str] = []
@@ -278,12 +273,7 @@ def inspect_typed(cli: Cli, refs: list[str], fmt: str, get: Callable[[str], Any]
     from wharfie.cli import gotemplate
     from wharfie.client.jsonutil import indent_raw
 
-    tmpl = None
-    if fmt and fmt != "json":
-        try:
-            tmpl = gotemplate.parse(fmt)
-        except gotemplate.TemplateError as e:
-            raise StatusError(64, f"template parsing error: {e}") from None
+    tmpl = _template(fmt)
     errors: list[str] = []
     values: list[Any] = []
     rendered: list[str] = []
@@ -326,3 +316,15 @@ def volume_inspect_command() -> Command:
         args=("min", 1),
         run=run,
     )
+
+
+def _template(fmt: str) -> Any:
+    """A parsed --format template, or None for the default/`json` output."""
+    from wharfie.cli import gotemplate
+
+    if not fmt or fmt == "json":
+        return None
+    try:
+        return gotemplate.parse(fmt)
+    except gotemplate.TemplateError as e:
+        raise StatusError(64, f"template parsing error: {e}") from None
