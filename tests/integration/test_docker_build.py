@@ -86,10 +86,12 @@ def test_cache_and_partial_rebuild(docker, tmp_path: Path) -> None:
     third = docker.ok("build", "-t", "cached:1", str(ctx))
     assert third.count("Using cache") == 2  # COPY req + RUN; only `COPY . /src` and after re-run
     assert "Running in" not in third
+    assert " ---> Cache miss: app.txt changed\n" in third  # says which input made it miss
     assert docker.ok("run", "--rm", "cached:1") == "second\n"
     (ctx / "req.txt").write_text("v2\n")
     fourth = docker.ok("build", "-t", "cached:1", str(ctx))
     assert "Running in" in fourth  # the RUN re-ran
+    assert fourth.count("Cache miss:") == 1 and "Cache miss: req.txt changed" in fourth
     assert docker.ok("run", "--rm", "cached:1", "cat", "/installed") == "v2\n"
     nocache = docker.ok("build", "--no-cache", "-t", "cached:1", str(ctx))
     assert "Using cache" not in nocache
@@ -153,6 +155,7 @@ def test_run_mount_cache_and_bind(docker, tmp_path: Path) -> None:
     assert "run-1" in first
     second = docker.ok("build", "--build-arg", "N=2", "-t", "mounts:1", str(tmp_path))
     assert "run-1\nrun-2" in second  # the cache directory survived the first build
+    assert "Cache miss: build arg N changed" in second
     assert docker.ok("run", "--rm", "mounts:1", "cat", "/copied") == "bound\n"
     assert docker("run", "--rm", "mounts:1", "ls", "/cache/log").rc != 0  # not in the image
 
@@ -165,3 +168,102 @@ def test_onbuild_triggers_run_in_the_child(docker, tmp_path: Path) -> None:
     assert "# Executing 1 build trigger" in out and "triggered" in out
     cfg = json.loads(docker.ok("image", "inspect", "child:1"))[0]["Config"]
     assert not cfg["OnBuild"]  # not inherited by grandchildren
+
+
+HEREDOCS = """\
+# syntax=docker/dockerfile:1
+FROM busybox
+ARG WHO=world
+ENV GREETING=hello
+COPY <<EOF /etc/greeting
+$GREETING $WHO $UNSET "quoted"
+EOF
+COPY <<'EOF' /raw.txt
+$GREETING raw
+EOF
+COPY <<A <<B /multi/
+a-file
+A
+b-file
+B
+RUN <<EOF
+echo one > /lines.txt
+echo two >> /lines.txt
+EOF
+RUN <<EOF
+#!/bin/sh
+echo "script $0" > /script.txt
+EOF
+RUN cat > /cat.txt <<EOT
+via cat $GREETING
+EOT
+"""
+
+
+def test_heredocs(docker, tmp_path: Path) -> None:
+    """BuildKit's heredocs: COPY bodies become files (expanded unless the word is quoted),
+    `RUN <<EOF` runs the body, a `#!` body runs as a script, `cmd <<EOF` feeds the shell."""
+    write(tmp_path, {"Dockerfile": HEREDOCS})
+    docker.ok("build", "-t", "heredocs:1", str(tmp_path))
+    out = docker.ok("run", "--rm", "heredocs:1", "cat", "/etc/greeting", "/raw.txt", "/multi/A", "/multi/B",
+                    "/lines.txt", "/script.txt", "/cat.txt")
+    assert out.splitlines() == ['hello world $UNSET "quoted"', "$GREETING raw", "a-file", "b-file",
+                                "one", "two", "script /dev/pipes/EOF", "via cat hello"]
+    again = docker.ok("build", "-t", "heredocs:1", str(tmp_path))
+    assert again.count("Using cache") == 8
+    (tmp_path / "Dockerfile").write_text(HEREDOCS.replace("a-file", "changed"))
+    changed = docker.ok("build", "-t", "heredocs:1", str(tmp_path))
+    assert "Cache miss: A changed" in changed
+    assert docker.ok("run", "--rm", "heredocs:1", "cat", "/multi/A") == "changed\n"
+
+
+@pytest.fixture
+def web(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A file server on 127.0.0.1 (the daemon downloads ADD URLs from the host's network)."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_add_url(docker, tmp_path: Path, web) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    root, url = web
+    (root / "data.txt").write_text("remote data\n")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        tf.addfile(tarfile.TarInfo("inside"), io.BytesIO(b""))
+    (root / "pack.tar").write_bytes(buf.getvalue())
+    ctx = write(tmp_path / "ctx", {"Dockerfile": f"FROM busybox\nADD {url}/data.txt /downloads/\n"
+                                                 f"ADD {url}/data.txt /renamed.txt\n"
+                                                 f"ADD {url}/pack.tar /pack/\n"})
+    docker.ok("build", "-t", "addurl:1", str(ctx))
+    out = docker.ok("run", "--rm", "addurl:1", "sh", "-c",
+                    "cat /downloads/data.txt /renamed.txt; stat -c %a /renamed.txt; ls /pack")
+    assert out.splitlines() == ["remote data", "remote data", "600", "pack.tar"]  # never unpacked
+    assert docker.ok("build", "-t", "addurl:1", str(ctx)).count("Using cache") == 3
+    (root / "data.txt").write_text("new remote data\n")
+    rebuilt = docker.ok("build", "-t", "addurl:1", str(ctx))
+    assert "Cache miss: data.txt changed" in rebuilt
+    good = "sha256:" + hashlib.sha256(b"new remote data\n").hexdigest()
+    write(ctx, {"Dockerfile": f"FROM busybox\nADD --checksum={good} {url}/data.txt /d.txt\n"})
+    docker.ok("build", "-t", "addurl:2", str(ctx))
+    write(ctx, {"Dockerfile": f"FROM busybox\nADD --checksum=sha256:{'0' * 64} {url}/data.txt /d.txt\n"})
+    bad = docker("build", str(ctx))
+    assert bad.rc != 0 and "digest mismatch" in bad.err
+    write(ctx, {"Dockerfile": f"FROM busybox\nADD {url}/missing.txt /m.txt\n"})
+    missing = docker("build", str(ctx))
+    assert missing.rc != 0 and "with status 404 Not Found" in missing.err

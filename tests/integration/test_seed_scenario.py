@@ -48,3 +48,32 @@ def test_seed_scenario(daemon: WharfieDaemon, python_base: None, cli: str, tmp_p
     again = daemon.docker.ok("build", "--tag", f"draw-{cli}", str(ctx), timeout=300)
     assert again.count("Using cache") == 5
     client.ok("rm", cid)
+
+
+def test_seed_rebuilds_only_what_changed(daemon: WharfieDaemon, python_base: None, tmp_path: Path) -> None:
+    """Editing the script re-runs only `COPY . .`; editing requirements.txt re-runs pip, and
+    with a cache mount pip finds the wheels the previous build downloaded.
+
+    (The package proxy here sends no caching headers, so pip's own HTTP cache never stores a
+    response; a wheel directory on the cache mount shows the reuse instead.)"""
+    ctx = tmp_path / "draw"
+    shutil.copytree(ROOT / "examples" / "draw", ctx)
+    dockerfile = (ctx / "Dockerfile").read_text()
+    (ctx / "Dockerfile").write_text(dockerfile.replace(
+        "RUN pip3 install -r requirements.txt",
+        "RUN --mount=type=cache,target=/wheels pip3 download -d /wheels -r requirements.txt"
+        " && pip3 install --no-index --find-links /wheels -r requirements.txt"))
+    first = daemon.docker.ok("build", "--tag", "draw-edit", str(ctx), timeout=900)
+    assert "Saved /wheels/numpy-1.26.4" in first
+    with (ctx / "draw_quad.py").open("a") as fh:
+        fh.write("# an edit\n")
+    edited = daemon.docker.ok("build", "--tag", "draw-edit", str(ctx), timeout=300)
+    assert edited.count("Using cache") == 3  # WORKDIR, COPY requirements.txt, RUN pip
+    assert "Running in" not in edited and "Cache miss: draw_quad.py changed" in edited
+    with (ctx / "requirements.txt").open("a") as fh:
+        fh.write("# pinned versions unchanged\n")
+    reqs = daemon.docker.ok("build", "--tag", "draw-edit", str(ctx), timeout=900)
+    assert "Cache miss: requirements.txt changed" in reqs and "Running in" in reqs
+    assert "File was already downloaded /wheels/numpy-1.26.4" in reqs
+    assert "File was already downloaded /wheels/matplotlib-3.8.4" in reqs
+    assert "Saved /wheels/" not in reqs

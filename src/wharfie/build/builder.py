@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wharfie.build import heredoc
 from wharfie.build.cache import BuildCache
 from wharfie.build.context import BuildContext
 from wharfie.build.dockerfile import instructions as ins
@@ -275,7 +276,11 @@ class Builder:
         shown = " ".join(argv) if cmd.prepend_shell else " ".join(shlex.quote(a) for a in argv)
         net = stage.opts.network if cmd.network in ("", "default") else cmd.network
         mounts, mount_key = self._run_mounts(cmd)
-        await stage.run(argv, shown, network=net, mounts=mounts, key_extra=mount_key)
+        with heredoc.run_script(stage, cmd, self.images.tmp) as (script_argv, script_mounts, script_key):
+            if script_argv:
+                argv, shown = script_argv, " ".join(script_argv)
+            await stage.run(argv, shown, network=net, mounts=mounts + script_mounts,
+                            key_extra=mount_key + script_key)
 
     def _run_mounts(self, cmd: ins.Run) -> tuple[list[dict[str, Any]], str]:
         """RUN --mount: cache dirs that persist across builds, binds of the context, tmpfs.
@@ -321,13 +326,28 @@ class Builder:
         if cmd.from_:
             await self._copy_from_image(stage, cmd)
             return
-        await stage.copy("COPY", list(cmd.sources), cmd.dest, _chown(cmd.chown))
+        with heredoc.source_files(cmd.contents, self._heredoc_expander(stage), self.images.tmp) as files:
+            await stage.copy("COPY", list(cmd.sources), cmd.dest, _chown(cmd.chown), files=files)
 
     async def _do_add(self, stage: Stage, cmd: ins.Add) -> None:
-        for src in cmd.sources:
-            if "://" in src:
-                raise InvalidArgument(f"ADD from a URL is not supported yet: {src}")
-        await stage.copy("ADD", list(cmd.sources), cmd.dest, _chown(cmd.chown), extract_archives=True)
+        from wharfie.build import remote
+
+        urls = [s for s in cmd.sources if remote.is_url(s)]
+        local = [s for s in cmd.sources if s not in urls]
+        with heredoc.source_files(cmd.contents, self._heredoc_expander(stage), self.images.tmp) as files, \
+                remote.downloads(urls, cmd.checksum, self.images.tmp, self.say) as fetched:
+            await stage.copy("ADD", local, cmd.dest, _chown(cmd.chown), extract_archives=True,
+                             files=files + fetched)
+
+    @staticmethod
+    def _heredoc_expander(stage: Stage) -> Callable[[str], str]:
+        """BuildKit expands unquoted COPY heredocs without quote processing and leaves unset
+        variables as written (so a shell script's own `$x` survives)."""
+        from wharfie.build.dockerfile.shell import Lexer
+
+        env = {**stage.args, **dict(e.split("=", 1) for e in stage.config.get("Env") or [] if "=" in e)}
+        lexer = Lexer("\\", skip_process_quotes=True, skip_unset_env=True)
+        return lambda data: lexer.process_word(data, env)
 
     async def _copy_from_image(self, stage: Stage, cmd: ins.Copy) -> None:
         source = cmd.from_.lower()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wharfie.build import steps
-from wharfie.build.cache import BuildCache, digest_inputs
+from wharfie.build.cache import BuildCache, combine, digest_entries, explain_miss
 from wharfie.build.context import BuildContext, SourceTree
 from wharfie.containers.service import ContainerService
 from wharfie.images.service import ImageService
@@ -47,6 +47,7 @@ class Stage:
     shell: list[str] = field(default_factory=lambda: ["/bin/sh", "-c"])
     args: dict[str, str] = field(default_factory=dict)    # ARGs in scope with their values
     cache_hits: int = 0
+    chain_cached: bool = True          # every step so far came from the cache
 
     def env_for_run(self) -> list[str]:
         """RUN sees the image's ENV plus the ARGs in scope (ENV wins)."""
@@ -62,7 +63,18 @@ class Stage:
             return hit
         return None
 
+    def _explain_miss(self, step: str, detail: dict[str, Any]) -> None:
+        """After a run of cache hits, say what made this step miss (a changed file, a build
+        arg): the steps after it miss because it did, which needs no saying."""
+        if self.opts.no_cache or not self.chain_cached:
+            return
+        old = self.cache.recall(self.image_id, step)
+        reason = explain_miss(old, detail) if old is not None else ""
+        if reason:
+            self.say(f" ---> Cache miss: {reason}\n")
+
     def _advance(self, image_id: str, cached: bool) -> None:
+        self.chain_cached = cached
         if cached:
             self.say(" ---> Using cache\n")
             self.cache_hits += 1
@@ -93,6 +105,9 @@ class Stage:
         hit = self._cached(key)
         if hit:
             return self._advance(hit, True)
+        detail = {"args": dict(self.args), "mounts": key_extra}
+        self._explain_miss(created_by, detail)
+        self.cache.remember(self.image_id, created_by, detail)
         run_config = dict(self.config, Env=env)
         cid, upper = await steps.run_step(self.containers, self.image_id, argv, run_config,
                                           network or self.opts.network, self.output, shown,
@@ -145,30 +160,41 @@ class Stage:
             await self.copy(f"COPY --from={dg.short_id(image_id)}", sources, dest, chown, SourceTree(Path(merged)))
 
     async def copy(self, created_by: str, sources: list[str], dest: str, chown: str | None,
-                   source_ctx: SourceTree | None = None, extract_archives: bool = False) -> None:
+                   source_ctx: SourceTree | None = None, extract_archives: bool = False,
+                   files: list[tuple[str, str]] | None = None) -> None:
         """COPY/ADD from the context: cached by the sources' content, never their mtimes.
-        ADD (`extract_archives`) unpacks local tar archives into the destination."""
+        ADD (`extract_archives`) unpacks local tar archives into the destination; `files` are
+        (host path, name) pairs made by the builder (heredocs, downloads), copied like sources."""
         ctx = source_ctx or self.context
         fds: list[int] = []
-        entries: list[tuple[str, str]] = []
+        files = files or []
         try:
             matches = [rel for pattern in sources for rel in ctx.expand(pattern)]
-            into_dir = len(matches) > 1 or dest.endswith(("/", "/.")) or dest == "."
+            into_dir = len(matches) + len(files) > 1 or dest.endswith(("/", "/.")) or dest == "."
+            entries = [(path, name if into_dir else "") for path, name in files]
+            names = [name for _, name in files]  # how the output names each source
             for rel in matches:
                 fd, walked, is_dir = ctx.walk(rel)
                 fds.append(fd)
                 if is_dir:
                     entries += walked  # a directory's *contents* go to dest
+                    names += [os.path.normpath(os.path.join(rel, w)) for _, w in walked]
                 else:  # "" = dest itself, unless dest is (or turns out to be) a directory
                     entries += [(walked[0][0], walked[0][1] if into_dir else "")]
-            inputs = await asyncio.to_thread(digest_inputs, entries)
-            key = self.cache.key(self.image_id, f"{created_by} {dest}", inputs,
+                    names.append(rel)
+            digests = await asyncio.to_thread(digest_entries, entries)
+            inputs = combine(entries, digests)
+            step = f"{created_by} {dest}"
+            key = self.cache.key(self.image_id, step, inputs,
                                  {"chown": repr(chown), "extract": str(extract_archives)})
             hit = self._cached(key)
             if hit:
                 return self._advance(hit, True)
+            detail = {"files": dict(zip(names, digests, strict=True)), "chown": chown}
+            self._explain_miss(step, detail)
+            self.cache.remember(self.image_id, step, detail)
             image_id = await asyncio.to_thread(self._commit_copy, entries, dest, chown, created_by, inputs,
-                                               extract_archives)
+                                               extract_archives, {path for path, _ in files})
         finally:
             for fd in fds:
                 os.close(fd)
@@ -176,7 +202,8 @@ class Stage:
         self._advance(image_id, False)
 
     def _commit_copy(self, entries: list[tuple[str, str]], dest: str, chown: str | None,
-                     created_by: str, inputs: str, extract_archives: bool = False) -> str:
+                     created_by: str, inputs: str, extract_archives: bool = False,
+                     never_extract: set[str] | None = None) -> str:
         """Copy into a scratch overlay of the current image; its upper dir is the new layer."""
         from wharfie.containers.rootfs import overlay_for_image
 
@@ -185,7 +212,7 @@ class Stage:
         with overlay_for_image(self.images, self.image_id, self.images.tmp) as (merged, upper):
             owner = _owner(merged, chown) if chown else None
             if extract_archives:
-                archives = [e for e in entries if steps.is_archive(e[0])]
+                archives = [e for e in entries if e[0] not in (never_extract or set()) and steps.is_archive(e[0])]
                 entries = [e for e in entries if e not in archives]
                 for src, _ in archives:
                     steps.extract_into(merged, target, src)

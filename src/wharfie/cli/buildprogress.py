@@ -41,6 +41,7 @@ _BUILT = re.compile(r"Successfully built ([0-9a-f]{12,64})\n")
 _TAGGED = re.compile(r"Successfully tagged (\S+)\n")
 _QUIET_ID = re.compile(r"(sha256:[0-9a-f]{64})\n")
 _USING_CACHE = " ---> Using cache\n"
+_CACHE_MISS = " ---> Cache miss: "
 _RED, _RESET = "\x1b[91m", "\x1b[0m"
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f]")
 #: output lines kept per vertex for the live view and the error box
@@ -395,6 +396,9 @@ class BuildProgress:
             return
         if _RUNNING.fullmatch(text):
             self.running = True
+            return
+        if text.startswith(_CACHE_MISS):
+            self._log("cache miss: " + text[len(_CACHE_MISS):])
             return
         if _REMOVED.fullmatch(text):
             return
