@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,8 @@ DEFAULT_CONFIG = "/etc/wharfie/daemon.json"
 
 # daemon.json key → flag attribute (the names dockerd uses).
 CONFIG_KEYS = {"hosts": "hosts", "data-root": "data_root", "exec-root": "exec_root",
-               "pidfile": "pidfile", "debug": "debug", "group": "group"}
+               "pidfile": "pidfile", "debug": "debug", "group": "group",
+               "insecure-registries": "insecure_registries", "registry-mirrors": "registry_mirrors"}
 
 
 @dataclass
@@ -45,6 +47,8 @@ class DaemonConfig:
     pidfile: Path = Path(DEFAULT_PIDFILE)
     debug: bool = False
     group: str = ""
+    insecure_registries: list[str] = field(default_factory=list)
+    registry_mirrors: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # daemon.json keys later issues read
 
 
@@ -58,6 +62,10 @@ def parse_args(argv: list[str]) -> DaemonConfig:
     p.add_argument("--config-file", default=None, help=f"daemon.json (default {DEFAULT_CONFIG})")
     p.add_argument("-D", "--debug", action="store_true", default=None, help="debug logging")
     p.add_argument("-G", "--group", help="group allowed to use the UNIX socket (default: root only)")
+    p.add_argument("--insecure-registry", dest="insecure_registries", action="append",
+                   help="registry (host[:port] or CIDR) that may use plain HTTP or unverified TLS")
+    p.add_argument("--registry-mirror", dest="registry_mirrors", action="append",
+                   help="preferred Docker Hub mirror (URL)")
     p.add_argument("-v", "--version", action="version", version=f"wharfied version {__version__}")
     ns = p.parse_args(argv)
     file_cfg = _read_config_file(ns.config_file)
@@ -157,6 +165,23 @@ class Daemon:
 
         (config.data_root / "build").mkdir(exist_ok=True, mode=0o700)
         self.build_cache = BuildCache(config.data_root / "build" / "cache.db")
+        self._registry: Any = None
+        self._registry_lock = threading.Lock()
+
+    @property
+    def registry(self) -> Any:
+        """The registry client service (`wharfie.registry.service.RegistryService`), made on first
+        use so httpx is imported only by daemons that talk to registries. Blocking: call its
+        methods from worker threads."""
+        with self._registry_lock:
+            if self._registry is None:
+                from wharfie.registry.endpoints import RegistryConfig, validate_mirror
+                from wharfie.registry.service import RegistryService
+
+                mirrors = [validate_mirror(m) for m in self.config.registry_mirrors]
+                self._registry = RegistryService(self.images, self.events,
+                                                 RegistryConfig(list(self.config.insecure_registries), mirrors))
+            return self._registry
 
     def _daemon_id(self) -> str:
         path = self.config.data_root / "engine-id"
@@ -173,7 +198,7 @@ class Daemon:
         return self.containers.counts()
 
     def router(self) -> Any:
-        from wharfie.api.routes import build, containers, images, system
+        from wharfie.api.routes import build, containers, images, registry, system
         from wharfie.api.server import Router
 
         router = Router()
@@ -181,6 +206,7 @@ class Daemon:
         images.register(router, self)
         containers.register(router, self)
         build.register(router, self)
+        registry.register(router, self)
         return router
 
     async def run(self) -> None:

@@ -12,7 +12,7 @@ from wharfie.api.http import Request, Response, json_response
 from wharfie.api.server import Router, version_tuple
 from wharfie.api.streams import Message, json_messages, spool_body, thread_bytes
 from wharfie.archive.compression import detect, open_decompressed
-from wharfie.errors import InvalidArgument, NotFound
+from wharfie.errors import InvalidArgument
 from wharfie.images import archive_load, archive_save, tarball_import
 
 if TYPE_CHECKING:
@@ -63,8 +63,9 @@ def register(router: Router, d: Daemon) -> None:
     @router.route("POST", "/images/create")
     async def create(request: Request) -> Response:
         if request.arg("fromImage"):
-            raise NotFound(f"pull access denied for {request.arg('fromImage')}: pulling from registries is "
-                           "not supported by this wharfie daemon yet")
+            from wharfie.api.routes import registry
+
+            return await registry.pull(d, request)
         src = request.arg("fromSrc")
         if src != "-":
             raise InvalidArgument("import from a URL is not supported; send the tarball as the body (fromSrc=-)")

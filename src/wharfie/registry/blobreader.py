@@ -1,0 +1,127 @@
+"""A registry blob as a forward-only file: resumes with `Range` after a dropped connection.
+
+The reader never yields more than the descriptor's size (a longer body is an error at once) and
+a body that ends early is resumed from where it stopped, a few times with backoff, before it is
+reported as truncated. Digest and size are checked by whoever consumes the bytes (the layer
+ingest or `fetch_small`), before anything is committed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+
+from wharfie.errors import DigestMismatch, WharfieError
+from wharfie.oci import digest as dg
+from wharfie.registry.manifest import Descriptor
+from wharfie.registry.session import Session, error_for
+
+CHUNK = 1 << 20
+RESUMES = 5
+BACKOFF = 0.2
+
+
+class BlobReader:
+    def __init__(self, session: Session, repo: str, desc: Descriptor,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.session, self.desc = session, desc
+        self.path = f"/v2/{repo}/blobs/{desc.digest}"
+        self.progress = progress
+        self.pos = 0
+        self.resumes = 0
+        self._buf = b""
+        self._resp: httpx.Response | None = None
+        self._chunks: Iterator[bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        want = self.desc.size if n is None or n < 0 else n
+        while len(self._buf) < want and self.pos + len(self._buf) < self.desc.size + 1:
+            chunk = self._next_chunk()
+            if not chunk:
+                break
+            self._buf += chunk
+        out, self._buf = self._buf[:want], self._buf[want:]
+        self.pos += len(out)
+        if self.pos > self.desc.size:
+            raise DigestMismatch(f"blob {self.desc.digest} is larger than its declared size {self.desc.size}")
+        if out and self.progress:
+            self.progress(len(out))
+        return out
+
+    def _next_chunk(self) -> bytes:
+        offset = self.pos + len(self._buf)
+        while True:
+            if self._chunks is None:
+                if offset >= self.desc.size and offset > 0:
+                    return b""
+                self._open(offset)
+            assert self._chunks is not None
+            try:
+                return next(self._chunks)
+            except StopIteration:
+                self._close()
+                if offset >= self.desc.size:
+                    return b""
+                self._resume(offset, "the body ended early")
+            except httpx.HTTPError as e:
+                self._close()
+                self._resume(offset, str(e) or type(e).__name__)
+
+    def _open(self, offset: int) -> None:
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        resp = self.session.request("GET", self.path, headers=headers, stream=True)
+        if resp.status_code not in (200, 206):
+            resp.read()
+            resp.close()
+            raise error_for(resp, f"failed to fetch blob {self.desc.digest}")
+        skip = offset if (offset and resp.status_code == 200) else 0  # the server ignored Range
+        self._resp = resp
+        self._chunks = _skipping(resp.iter_raw(CHUNK), skip)
+
+    def _resume(self, offset: int, why: str) -> None:
+        self.resumes += 1
+        if self.resumes > RESUMES:
+            raise WharfieError(f"failed to download blob {self.desc.digest}: unexpected EOF after "
+                               f"{offset} of {self.desc.size} bytes ({why})")
+        time.sleep(BACKOFF * self.resumes)
+
+    def _close(self) -> None:
+        if self._resp is not None:
+            self._resp.close()
+        self._resp, self._chunks = None, None
+
+    def close(self) -> None:
+        self._close()
+
+    def __enter__(self) -> BlobReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _skipping(chunks: Iterator[bytes], skip: int) -> Iterator[bytes]:
+    for chunk in chunks:
+        if skip >= len(chunk):
+            skip -= len(chunk)
+            continue
+        yield chunk[skip:]
+        skip = 0
+
+
+def fetch_small(session: Session, repo: str, desc: Descriptor, limit: int) -> bytes:
+    """A small blob (an image config), verified against its digest and size."""
+    if desc.size > limit:
+        raise DigestMismatch(f"blob {desc.digest} is too large ({desc.size} bytes, limit {limit})")
+    with BlobReader(session, repo, desc) as r:
+        data = r.read(desc.size + 1)
+    if len(data) != desc.size:
+        raise DigestMismatch(f"size mismatch for blob {desc.digest}: expected {desc.size} bytes, got {len(data)}")
+    if dg.of_bytes(data) != desc.digest:
+        raise DigestMismatch(f"digest mismatch for blob {desc.digest}: got {dg.of_bytes(data)}")
+    return data
