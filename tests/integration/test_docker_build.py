@@ -267,3 +267,16 @@ def test_add_url(docker, tmp_path: Path, web) -> None:  # type: ignore[no-untype
     write(ctx, {"Dockerfile": f"FROM busybox\nADD {url}/missing.txt /m.txt\n"})
     missing = docker("build", str(ctx))
     assert missing.rc != 0 and "with status 404 Not Found" in missing.err
+
+
+def test_copy_chmod_and_link(docker, tmp_path: Path) -> None:
+    """Beyond the legacy builder, like BuildKit: --chmod sets the copied files' mode (octal),
+    --link is accepted; a bad mode names the problem."""
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY --chmod=750 run.sh /bin/\nCOPY --link --chmod=0600 d/ /d/\n",
+                     "run.sh": "#!/bin/sh\n", "d/x": "x\n"})
+    docker.ok("build", "-t", "chmod:1", str(tmp_path))
+    out = docker.ok("run", "--rm", "chmod:1", "stat", "-c", "%a %n", "/bin/run.sh", "/d/x")
+    assert out.splitlines() == ["750 /bin/run.sh", "600 /d/x"]
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPY --chmod=u+x run.sh /bin/\n")
+    bad = docker("build", str(tmp_path))
+    assert bad.rc != 0 and "invalid chmod parameter" in bad.err

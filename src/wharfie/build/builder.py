@@ -174,8 +174,8 @@ class Builder:
     async def _dispatch(self, stage: Stage, cmd: ins.Instruction) -> None:
         env = {**stage.args, **dict(e.split("=", 1) for e in stage.config.get("Env") or [] if "=" in e)}
         expanded = cmd.expand(Expander(env)) if hasattr(cmd, "expand") else cmd
-        if not (isinstance(expanded, ins.Run) and set(expanded.flags_used) <= {"mount", "network"}):
-            ins.check_legacy(expanded)  # beyond the legacy builder: RUN --mount and --network
+        if isinstance(expanded, ins.Run) and not set(expanded.flags_used) <= {"mount", "network"}:
+            ins.check_legacy(expanded)  # beyond the legacy builder: RUN --mount/--network, --chmod
         handler = getattr(self, f"_do_{type(cmd).__name__.lower()}", None)
         if handler is None:
             raise InvalidArgument(f"{cmd.keyword.upper()} is not supported by this builder yet")
@@ -327,7 +327,8 @@ class Builder:
             await self._copy_from_image(stage, cmd)
             return
         with heredoc.source_files(cmd.contents, self._heredoc_expander(stage), self.images.tmp) as files:
-            await stage.copy("COPY", list(cmd.sources), cmd.dest, _chown(cmd.chown), files=files)
+            await stage.copy("COPY", list(cmd.sources), cmd.dest, _chown(cmd.chown), files=files,
+                             chmod=_chmod(cmd.chmod))
 
     async def _do_add(self, stage: Stage, cmd: ins.Add) -> None:
         from wharfie.build import remote
@@ -337,7 +338,7 @@ class Builder:
         with heredoc.source_files(cmd.contents, self._heredoc_expander(stage), self.images.tmp) as files, \
                 remote.downloads(urls, cmd.checksum, self.images.tmp, self.say) as fetched:
             await stage.copy("ADD", local, cmd.dest, _chown(cmd.chown), extract_archives=True,
-                             files=files + fetched)
+                             files=files + fetched, chmod=_chmod(cmd.chmod))
 
     @staticmethod
     def _heredoc_expander(stage: Stage) -> Callable[[str], str]:
@@ -352,9 +353,18 @@ class Builder:
     async def _copy_from_image(self, stage: Stage, cmd: ins.Copy) -> None:
         source = cmd.from_.lower()
         image_id = self.stage_images.get(source) or self._resolve_base(cmd.from_)
-        await stage.copy_from_image(image_id, list(cmd.sources), cmd.dest, _chown(cmd.chown))
+        await stage.copy_from_image(image_id, list(cmd.sources), cmd.dest, _chown(cmd.chown), _chmod(cmd.chmod))
 
 
 def _chown(spec: str) -> str | None:
     """`--chown` is resolved against the image's own /etc/passwd and /etc/group at copy time."""
     return spec or None
+
+
+def _chmod(spec: str) -> int | None:
+    """`--chmod` in octal (BuildKit's form); the mode applies to what the step copies."""
+    if not spec:
+        return None
+    if not spec.isdigit() or any(c in "89" for c in spec) or len(spec) > 4:
+        raise InvalidArgument(f"invalid chmod parameter: {spec!r}: want an octal mode such as 755")
+    return int(spec, 8)

@@ -149,7 +149,7 @@ class Stage:
                                       mtime=self.opts.source_date_epoch or None)
 
     async def copy_from_image(self, image_id: str, sources: list[str], dest: str,
-                              chown: str | None) -> None:
+                              chown: str | None, chmod: int | None = None) -> None:
         """COPY --from: the sources come from another stage's (or image's) root filesystem."""
         from pathlib import Path
 
@@ -157,11 +157,12 @@ class Stage:
         from wharfie.containers.rootfs import overlay_for_image
 
         with overlay_for_image(self.images, image_id, self.images.tmp) as (merged, _):
-            await self.copy(f"COPY --from={dg.short_id(image_id)}", sources, dest, chown, SourceTree(Path(merged)))
+            await self.copy(f"COPY --from={dg.short_id(image_id)}", sources, dest, chown, SourceTree(Path(merged)),
+                            chmod=chmod)
 
     async def copy(self, created_by: str, sources: list[str], dest: str, chown: str | None,
                    source_ctx: SourceTree | None = None, extract_archives: bool = False,
-                   files: list[tuple[str, str]] | None = None) -> None:
+                   files: list[tuple[str, str]] | None = None, chmod: int | None = None) -> None:
         """COPY/ADD from the context: cached by the sources' content, never their mtimes.
         ADD (`extract_archives`) unpacks local tar archives into the destination; `files` are
         (host path, name) pairs made by the builder (heredocs, downloads), copied like sources."""
@@ -186,7 +187,8 @@ class Stage:
             inputs = combine(entries, digests)
             step = f"{created_by} {dest}"
             key = self.cache.key(self.image_id, step, inputs,
-                                 {"chown": repr(chown), "extract": str(extract_archives)})
+                                 {"chown": repr(chown), "extract": str(extract_archives),
+                                  **({"chmod": oct(chmod)} if chmod is not None else {})})
             hit = self._cached(key)
             if hit:
                 return self._advance(hit, True)
@@ -194,7 +196,7 @@ class Stage:
             self._explain_miss(step, detail)
             self.cache.remember(self.image_id, step, detail)
             image_id = await asyncio.to_thread(self._commit_copy, entries, dest, chown, created_by, inputs,
-                                               extract_archives, {path for path, _ in files})
+                                               extract_archives, {path for path, _ in files}, chmod)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -203,7 +205,7 @@ class Stage:
 
     def _commit_copy(self, entries: list[tuple[str, str]], dest: str, chown: str | None,
                      created_by: str, inputs: str, extract_archives: bool = False,
-                     never_extract: set[str] | None = None) -> str:
+                     never_extract: set[str] | None = None, chmod: int | None = None) -> str:
         """Copy into a scratch overlay of the current image; its upper dir is the new layer."""
         from wharfie.containers.rootfs import overlay_for_image
 
@@ -216,7 +218,7 @@ class Stage:
                 entries = [e for e in entries if e not in archives]
                 for src, _ in archives:
                     steps.extract_into(merged, target, src)
-            steps.copy_into(merged, target, entries, owner)
+            steps.copy_into(merged, target, entries, owner, chmod)
             history = {"created_by": f"/bin/sh -c #(nop) {created_by} {inputs[7:19]} in {target} "}
             return self.images.commit(self.image_id or None, upper, self.config, history, [],
                                       mtime=self.opts.source_date_epoch)

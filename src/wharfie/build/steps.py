@@ -99,8 +99,10 @@ def _is_dir_in(root: int, path: str) -> bool:
         return False
 
 
-def copy_into(rootfs: str, dest: str, sources: list[tuple[str, str]], chown: tuple[int, int] | None) -> None:
-    """Copy (host path, path inside dest) pairs under `dest` in `rootfs`, contained in it."""
+def copy_into(rootfs: str, dest: str, sources: list[tuple[str, str]], chown: tuple[int, int] | None,
+              chmod: int | None = None) -> None:
+    """Copy (host path, path inside dest) pairs under `dest` in `rootfs`, contained in it;
+    `chmod` (COPY --chmod) sets the mode of every copied file and directory, not of links."""
     import shutil
 
     from wharfie.runtime.init import mkdir_p
@@ -129,6 +131,8 @@ def copy_into(rootfs: str, dest: str, sources: list[tuple[str, str]], chown: tup
                     shutil.copy2(src, target, follow_symlinks=False)
                 if chown is not None:
                     os.chown(target, chown[0], chown[1], follow_symlinks=False)
+                if chmod is not None and not os.path.islink(target):
+                    os.chmod(target, chmod)
             finally:
                 os.close(pfd)
     finally:
