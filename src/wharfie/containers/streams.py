@@ -293,6 +293,9 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
+FOLLOW_CHUNK = 256 << 10
+
+
 async def _follow(svc: ContainerService, cid: str, path: str,
                   start: tuple[int, int]) -> AsyncIterator[logfile.Entry]:
     """New entries as the shim appends them, from `start` (inode, offset); survives
@@ -308,7 +311,8 @@ async def _follow(svc: ContainerService, cid: str, path: str,
     idle_after_stop = 0
     try:
         while True:
-            chunk = fh.read() if fh is not None else b""
+            # bounded reads off the loop: a burst of output never stalls other requests
+            chunk = await asyncio.to_thread(fh.read, FOLLOW_CHUNK) if fh is not None else b""
             if chunk:
                 partial += chunk
                 *lines, partial = partial.split(b"\n")
