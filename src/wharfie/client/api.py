@@ -720,3 +720,20 @@ class APIClient:
             params["platform"] = platform.lower()
         return self.request("POST", "/images/create", params,
                             headers={"X-Registry-Auth": registry_auth})
+
+    # registries -------------------------------------------------------------------
+    def image_push(self, name: str, tag: str, registry_auth: str = "e30=") -> Response:
+        params: dict[str, QueryValue] = {"tag": tag} if tag else {}
+        return self.request("POST", f"/images/{name}/push", params,
+                            headers={"X-Registry-Auth": registry_auth})
+
+    def registry_login(self, auth: Mapping[str, str]) -> Any:
+        """``POST /auth``: the daemon checks the credentials against the registry."""
+        return self.request("POST", "/auth", json_body=dict(auth)).json()
+
+    def image_search(self, term: str, limit: int = 0, registry_auth: str = "e30=") -> Any:
+        params: dict[str, QueryValue] = {"term": term}
+        if limit:
+            params["limit"] = str(limit)
+        return self.request("GET", "/images/search", params,
+                            headers={"X-Registry-Auth": registry_auth}).json()

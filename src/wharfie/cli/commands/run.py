@@ -60,7 +60,10 @@ def _pull(cli: Cli, image: str, opts: Options) -> None:
 
     ref = parse_normalized_named(image)
     tag = ref.digest or ref.tag or "latest"
-    resp = cli.client.image_create(ref.name, tag, platform=opts.platform)
+    from wharfie.cli import credentials
+
+    resp = cli.client.image_create(ref.name, tag, platform=opts.platform,
+                                   registry_auth=credentials.header_for(ref.domain))
     with resp:
         if opts.quiet:
             import io
