@@ -36,7 +36,8 @@ DEFAULT_CONFIG = "/etc/wharfie/daemon.json"
 # daemon.json key → flag attribute (the names dockerd uses).
 CONFIG_KEYS = {"hosts": "hosts", "data-root": "data_root", "exec-root": "exec_root",
                "pidfile": "pidfile", "debug": "debug", "group": "group",
-               "insecure-registries": "insecure_registries", "registry-mirrors": "registry_mirrors"}
+               "insecure-registries": "insecure_registries", "registry-mirrors": "registry_mirrors",
+               "bridge": "bridge", "bip": "bip", "default-address-pools": "default_address_pools"}
 
 
 @dataclass
@@ -49,6 +50,9 @@ class DaemonConfig:
     group: str = ""
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
+    bridge: str = ""                 # networking (network/service.py): our bridge's name,
+    bip: str = ""                    # its gateway address/prefix,
+    default_address_pools: list[Any] = field(default_factory=list)  # and user networks' subnets
     extra: dict[str, Any] = field(default_factory=dict)  # daemon.json keys later issues read
 
 
@@ -66,6 +70,10 @@ def parse_args(argv: list[str]) -> DaemonConfig:
                    help="registry (host[:port] or CIDR) that may use plain HTTP or unverified TLS")
     p.add_argument("--registry-mirror", dest="registry_mirrors", action="append",
                    help="preferred Docker Hub mirror (URL)")
+    p.add_argument("-b", "--bridge", help="name of the default network's bridge (default wharfie0)")
+    p.add_argument("--bip", help="the default bridge's address/prefix (default 10.87.0.1/16)")
+    p.add_argument("--default-address-pool", dest="default_address_pools", action="append",
+                   help="pool for user networks' subnets: base=CIDR,size=N (repeatable)")
     p.add_argument("-v", "--version", action="version", version=f"wharfied version {__version__}")
     ns = p.parse_args(argv)
     file_cfg = _read_config_file(ns.config_file)
@@ -148,6 +156,7 @@ class Daemon:
         from wharfie.containers.service import ContainerService
         from wharfie.events import EventBus
         from wharfie.images.service import ImageService
+        from wharfie.network.service import NetSettings, NetworkService
         from wharfie.volumes.service import VolumeService
 
         self.config = config
@@ -161,6 +170,10 @@ class Daemon:
         self.volumes = VolumeService(config.data_root, self.events)
         self.containers = ContainerService(config.data_root, config.exec_root, self.images, self.volumes,
                                            self.events)
+        self.networks = NetworkService(config.data_root, config.exec_root, self.events, NetSettings.from_config(
+            config.bridge, config.bip, config.default_address_pools))
+        self.networks.containers = self.containers.store.all
+        self.containers.network = self.networks
         from wharfie.build.cache import BuildCache
 
         (config.data_root / "build").mkdir(exist_ok=True, mode=0o700)
@@ -198,7 +211,7 @@ class Daemon:
         return self.containers.counts()
 
     def router(self) -> Any:
-        from wharfie.api.routes import build, containers, images, registry, system
+        from wharfie.api.routes import build, containers, images, networks, registry, system
         from wharfie.api.server import Router
 
         router = Router()
@@ -207,6 +220,7 @@ class Daemon:
         containers.register(router, self)
         build.register(router, self)
         registry.register(router, self)
+        networks.register(router, self)
         return router
 
     async def run(self) -> None:
@@ -218,6 +232,7 @@ class Daemon:
         report = await asyncio.to_thread(self.images.recover)
         if any(report.values()):
             log.info("recovered the store after an unclean stop: %s", report)
+        await self.networks.setup()
         await self.containers.recover()
         server = ApiServer(self.router())
         group = _group_id(self.config.group)

@@ -63,9 +63,22 @@ class WharfieDaemon:
         self.docker = CLI([DOCKER], env)
         self.wharfie = CLI([str(BIN / "wharfie")], env)
 
+    def network_config(self) -> dict[str, object]:
+        """A bridge name, bridge subnet and address pool of this daemon's own (derived from its
+        base dir), so test daemons running side by side never share a bridge or an nft table."""
+        import hashlib
+
+        h = hashlib.sha256(str(self.base).encode()).digest()
+        return {"bridge": f"wht{h[:4].hex()}"[:15], "bip": f"10.{64 + h[4] % 64}.{h[5]}.1/24",
+                "default-address-pools": [{"base": f"10.{128 + h[6] % 64}.0.0/16", "size": 24}]}
+
+    @property
+    def bridge(self) -> str:
+        return str(self.network_config()["bridge"])
+
     def argv(self) -> list[str]:
         if not self.config.exists():
-            self.config.write_text("{}")
+            self.config.write_text(json.dumps(self.network_config()))
         return [str(BIN / "wharfied"), "-H", self.url, "--data-root", str(self.data_root),
                 "--exec-root", str(self.exec_root), "--pidfile", str(self.pidfile),
                 "--config-file", str(self.config), "--debug", *self.extra_args]
@@ -100,6 +113,8 @@ class WharfieDaemon:
             ids = self.docker("ps", "-aq").out.split()
             if ids:
                 self.docker("rm", "-f", *ids)
+            self.docker("network", "prune", "-f")
+        bridges = self.bridges()
         self.stop()
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
@@ -116,6 +131,19 @@ class WharfieDaemon:
         mounts = [line.split()[4] for line in open("/proc/self/mountinfo")]
         for m in sorted((m for m in mounts if m.startswith(str(self.base))), key=len, reverse=True):
             subprocess.run(["umount", "-l", m], capture_output=True)
+        for br in bridges:  # the default bridge and any user network's left behind, and our nft table
+            subprocess.run(["ip", "link", "del", br], capture_output=True)
+        table = "wharfie_" + "".join(c if c.isalnum() else "_" for c in self.bridge)
+        subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True)
+
+    def bridges(self) -> list[str]:
+        """Bridges this daemon made: its default one, and those of its user networks."""
+        out = [self.bridge]
+        if self.proc is not None and self.ping():
+            r = self.docker("network", "ls", "-q", "--filter", "type=custom")
+            for nid in r.out.split():
+                out.append(f"br-{nid[:12]}")
+        return out
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
         if self.proc is None:

@@ -41,7 +41,8 @@ def summary(svc: ContainerService, doc: Doc, size: bool) -> dict[str, Any]:
         "Id": doc["Id"], "Names": [doc["Name"]], "Image": doc["Config"].get("Image", ""),
         "ImageID": doc["Image"], "Command": model.command_text(doc),
         "Created": int(doc["_wharfie"].get("created_unix", model.parse_time(doc["Created"]))),
-        "Ports": [], "Labels": doc["Config"].get("Labels") or {}, "State": state_name(doc),
+        "Ports": summary_ports(doc["NetworkSettings"].get("Ports")),
+        "Labels": doc["Config"].get("Labels") or {}, "State": state_name(doc),
         "Status": model.status_text(doc), "HostConfig": {"NetworkMode": doc["HostConfig"].get("NetworkMode")},
         "NetworkSettings": {"Networks": doc["NetworkSettings"].get("Networks") or {}},
         "Mounts": [_public_mount(m) for m in doc.get("Mounts") or []],
@@ -50,6 +51,12 @@ def summary(svc: ContainerService, doc: Doc, size: bool) -> dict[str, Any]:
         out["SizeRw"] = svc.rootfs.disk_usage(doc["Id"])
         out["SizeRootFs"] = out["SizeRw"] + svc.images.db.image(doc["Image"]).size if svc.images.db.image(doc["Image"]) else 0  # type: ignore[union-attr]
     return out
+
+
+def summary_ports(ports: dict[str, Any] | None) -> list[dict[str, Any]]:
+    from wharfie.network.portmap import summary_ports as ports_of
+
+    return ports_of(ports)
 
 
 def _public_mount(m: dict[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,19 @@ class RootfsManager:
             "MergedDir": str(d / "merged"), "UpperDir": str(d / "diff"), "WorkDir": str(d / "work"),
         }
 
+    def write_hosts(self, doc: Doc) -> None:
+        """At start, once the addresses are known: Docker's `IP<TAB>hostname` line (in place:
+        the file is bind-mounted into the container)."""
+        net = doc["HostConfig"].get("NetworkMode")
+        if net == "host" or str(net).startswith("container:"):
+            return
+        hostname = doc["Config"].get("Hostname") or doc["Id"][:12]
+        text = self._hosts(doc, hostname, False)
+        eps = [ep for ep in (doc["NetworkSettings"].get("Networks") or {}).values() if ep.get("IPAddress")]
+        if eps:
+            text += f"{eps[0]['IPAddress']}\t{hostname}\n"
+        (self.dir(doc["Id"]) / "hosts").write_text(text)
+
     @staticmethod
     def _hosts(doc: Doc, hostname: str, host_net: bool) -> str:
         if host_net:
@@ -60,13 +73,36 @@ class RootfsManager:
             base = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                     "fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                     "ff02::2\tip6-allrouters\n")
-        extra = "".join(f"{h.split(':', 1)[1]}\t{h.split(':', 1)[0]}\n"
-                        for h in doc["HostConfig"].get("ExtraHosts") or [] if ":" in h)
+        gateway = next((ep.get("Gateway") for ep in (doc["NetworkSettings"].get("Networks") or {}).values()
+                        if ep.get("Gateway")), "")
+        extra = ""
+        for h in doc["HostConfig"].get("ExtraHosts") or []:
+            name, sep, addr = h.partition(":") if "=" not in h else h.partition("=")
+            if not sep:
+                continue
+            if addr == "host-gateway":  # Docker's special value: the host as the container sees it
+                addr = gateway or "127.0.0.1"
+            extra += f"{addr}\t{name}\n"
         return base + extra
 
     @staticmethod
     def _resolv(doc: Doc) -> str:
         hc = doc["HostConfig"]
+        if doc["_wharfie"].get("embedded_dns"):
+            # User-defined networks: the daemon's resolver (network/dns.py) answers container
+            # names and forwards the rest to the --dns servers or the host's.
+            search = list(hc.get("DnsSearch") or [])
+            if not search:
+                try:
+                    search = next((line.split()[1:] for line in Path("/etc/resolv.conf").read_text().splitlines()
+                                   if line.startswith("search")), [])
+                except OSError:
+                    search = []
+            lines = ["nameserver 127.0.0.11"]
+            if search:
+                lines.append("search " + " ".join(search))
+            lines.append("options " + " ".join(["ndots:0", *(hc.get("DnsOptions") or [])]))
+            return "\n".join(lines) + "\n"
         if hc.get("Dns") or hc.get("DnsSearch") or hc.get("DnsOptions"):
             lines = [f"nameserver {d}" for d in hc.get("Dns") or []]
             if hc.get("DnsSearch"):

@@ -27,6 +27,7 @@ from wharfie.containers.store import ContainerStore, Doc
 from wharfie.errors import Conflict, InvalidArgument, NotFound, NotModified, WharfieError
 from wharfie.events import EventBus
 from wharfie.images.service import ImageService
+from wharfie.network.service import NetworkService
 from wharfie.runtime.shimclient import ShimClient, ShimError, Zygote, spawn_shim
 from wharfie.volumes.service import VolumeService
 
@@ -78,6 +79,7 @@ class ContainerService:
         self.locks: dict[str, asyncio.Lock] = {}
         self.execs: dict[str, dict[str, Any]] = {}  # exec id → record
         self.zygote = Zygote(str(exec_root))
+        self.network: NetworkService | None = None  # set by the daemon (None: private netns, lo only)
         images.container_users = self.image_users
         volumes.container_users = self.volume_users
 
@@ -132,9 +134,9 @@ class ContainerService:
         cid = secrets.token_hex(32)
         doc = model.new_doc(cid, full_name, image.id, cfg, host)
         warnings: list[str] = []
-        if doc["HostConfig"]["NetworkMode"] not in ("none", "host") and not doc["HostConfig"]["NetworkMode"].startswith("container:"):
-            warnings.append("bridge networking is not available yet: the container gets its own network "
-                            "namespace with only a loopback interface")
+        if self.network is not None:
+            self.network.plan(doc, body.get("NetworkingConfig"))
+            doc["_wharfie"]["embedded_dns"] = self.network.uses_embedded_dns(doc)
         cdir = self.root / cid
         cdir.mkdir(mode=0o710)
         doc["LogPath"] = str(cdir / f"{cid}-json.log")
@@ -168,6 +170,9 @@ class ContainerService:
         cid = doc["Id"]
         state_dir = self.state_dir(cid)
         try:
+            if self.network is not None:
+                doc["_wharfie"]["netns"] = await self.network.attach(doc)
+                await asyncio.to_thread(self.rootfs.write_hosts, doc)
             await asyncio.to_thread(self._prepare_bundle, doc, state_dir)
             report = await spawn_shim(state_dir, self.zygote)
             client = self.shim(cid)
@@ -180,6 +185,9 @@ class ContainerService:
         except OSError as e:
             await self._start_failed(doc, str(e), 128)
             raise StartError(str(e), 128) from e
+        except WharfieError as e:  # networking: a port already allocated, no address left …
+            await self._start_failed(doc, str(e), 128)
+            raise
         if "error" in reply:
             msg = f"failed to create task for container: {reply['error']}: unknown"
             await self._start_failed(doc, msg, int(reply.get("exit_code", 126)), shim_running=True)
@@ -231,6 +239,7 @@ class ContainerService:
                   Error=message, FinishedAt=model.now_rfc3339())
         self.store.save(doc)
         await asyncio.to_thread(self._cleanup_runtime, doc)
+        await self._release_network(doc)
         for fut in self.exit_waiters.pop(doc["Id"], []):
             if not fut.done():
                 fut.set_result({"StatusCode": code, "Error": {"Message": message}})
@@ -278,6 +287,7 @@ class ContainerService:
                       OOMKilled=bool(info.get("oom_killed")), FinishedAt=info.get("finished_at") or model.now_rfc3339())
             self.store.save(doc)
             await asyncio.to_thread(self._cleanup_runtime, doc)
+            await self._release_network(doc)
             self.emit(doc, "die", exitCode=str(code))
             for fut in self.exit_waiters.pop(cid, []):
                 if not fut.done():
@@ -290,6 +300,16 @@ class ContainerService:
                 await self.remove(cid, force=True, volumes=True)
             except NotFound:
                 pass
+
+    async def _release_network(self, doc: Doc) -> None:
+        doc["_wharfie"].pop("netns", None)
+        if self.network is None:
+            return
+        try:
+            await self.network.release(doc)
+        except (WharfieError, OSError) as e:
+            log.warning("container %s: releasing its network: %s", doc["Id"][:12], e)
+        self.store.save(doc)
 
     def _collect_execs(self, cid: str) -> None:
         for rec in self.execs.values():
@@ -585,6 +605,8 @@ class ContainerService:
             await self.zygote.start()
         except (ShimError, OSError, TimeoutError) as e:
             log.warning("no shim zygote, shims start cold: %s", e)
+        dead: list[tuple[Doc, dict[str, Any]]] = []
+        alive_docs: list[Doc] = []
         for doc in self.store.all():
             cid = doc["Id"]
             if not (doc["State"]["Running"] or doc["State"]["Restarting"]):
@@ -598,13 +620,19 @@ class ContainerService:
                 except (NotFound, OSError, TimeoutError, ValueError):
                     alive = False
             if alive:
-                self._watch(cid)
+                alive_docs.append(doc)
                 continue
             info = _read_exit(self.state_dir(cid)) or {"exit_code": 255, "finished_at": model.now_rfc3339()}
             if doc["State"]["Restarting"]:
                 doc["State"]["Restarting"] = False
                 self.store.save(doc)
-            await self._on_exit(cid, info)
+            dead.append((doc, info))
+        if self.network is not None:  # before any exit re-renders the rules: ports stay up
+            await self.network.restore(alive_docs)
+        for doc in alive_docs:
+            self._watch(doc["Id"])
+        for doc, info in dead:
+            await self._on_exit(doc["Id"], info)
         for d in self.store.all():
             if d["HostConfig"].get("RestartPolicy", {}).get("Name") == "always" and not d["State"]["Running"] \
                     and not d["_wharfie"].get("manual_stop"):
@@ -618,6 +646,8 @@ class ContainerService:
         for t in self.watchers.values():
             t.cancel()
         await self.zygote.stop()
+        if self.network is not None:
+            await self.network.shutdown()
 
 
 RUNTIMES = ("wharfie", "runc")

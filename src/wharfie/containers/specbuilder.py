@@ -164,7 +164,7 @@ def build_spec(doc: dict[str, Any], rootfs: str, mounts: list[oci.Mount], etc_fi
     capabilities = capabilities_of(hc)
     nnp, seccomp_section = security_of(hc, capabilities)
     net = hc.get("NetworkMode") or "bridge"
-    network_ns: str | None = None if net == "host" else ""
+    network_ns: str | None = doc["_wharfie"].get("netns", None if net == "host" else "")
     argv = [doc["Path"], *doc["Args"]]
     init_mounts = []
     if hc.get("Init"):  # like Docker: a tini bound at /sbin/docker-init reaps and forwards signals
