@@ -24,7 +24,7 @@ PY_BASE = Path("/var/cache/wharfie/python-3.11-slim.tar")  # tools/mkbase-python
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import imagegen  # noqa: E402
-from bench_images import env_for, print_table, private_dockerd  # noqa: E402
+from bench_images import env_for, print_table, private_dockerd, remove_workdir  # noqa: E402
 from support.daemon import WharfieDaemon  # noqa: E402
 
 DOCKERFILE = """FROM busybox
@@ -126,7 +126,7 @@ def main() -> None:
             print("examples/draw (the seed scenario's build):")
             print_table({k: v for k, v in draw.items() if v is not None})
     finally:
-        subprocess.run(["rm", "-rf", str(base)], check=False)
+        remove_workdir(base)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import imagegen  # noqa: E402
-from bench_images import env_for, print_table, private_dockerd  # noqa: E402
+from bench_images import env_for, print_table, private_dockerd, remove_workdir  # noqa: E402
 from support.daemon import WharfieDaemon  # noqa: E402
 
 
@@ -157,7 +157,7 @@ def main() -> None:
             ratio = results["wharfie"]["run --rm ms"] / results["dockerd"]["run --rm ms"]
             print(f"run --rm: wharfie/docker = {ratio:.2f}x (goal <= 0.35x)")
     finally:
-        subprocess.run(["rm", "-rf", str(base)], check=False)
+        remove_workdir(base)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,15 @@ def wharfie_start(runs: int, base: Path) -> list[float]:
     return times
 
 
+def remove_workdir(base: Path) -> None:
+    """Remove a bench's scratch dir, unmounting what dockerd left mounted under it (netns)."""
+    with open("/proc/self/mountinfo") as fh:
+        points = [line.split()[4] for line in fh]
+    for point in sorted((m for m in points if m.startswith(str(base) + "/")), reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+    subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
 def private_dockerd(base: Path) -> tuple[subprocess.Popen[bytes], str, float] | None:
     if not shutil.which("dockerd"):
         return None
@@ -194,7 +203,7 @@ def main() -> None:
                 print("dockerd: not installed (apt-get install docker.io for a side-by-side run)")
         print_table(results)
     finally:
-        subprocess.run(["rm", "-rf", str(base)], check=False)
+        remove_workdir(base)
 
 
 if __name__ == "__main__":
