@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(busybox-static python3-venv tini runc debootstrap docker-registry apache2-utils nftables)
+APT_PACKAGES=(busybox-static python3-venv tini runc debootstrap docker-registry apache2-utils nftables skopeo)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -208,7 +208,10 @@ class Connection:
         streaming = not isinstance(response.body, bytes | bytearray)
         if not streaming:
             body = bytes(response.body)  # type: ignore[arg-type]
-            if response.status not in (204, 304):
+            # A handler may set Content-Length itself: a HEAD answer states the size of the
+            # body a GET would send (the registry's blobs and manifests).
+            explicit = any(k.lower() == "content-length" for k, _ in response.headers)
+            if response.status not in (204, 304) and not explicit:
                 headers.append(("Content-Length", str(len(body))))
         reason = HTTPStatus(response.status).phrase.encode() if response.status in _STATUSES else b""
         await self._send(h11.Response(status_code=response.status, headers=headers, reason=reason))

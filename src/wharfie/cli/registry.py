@@ -137,6 +137,15 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str]], dict[str, str]]] = 
         },
         {},
     ),
+    "registry": (
+        "Run an OCI registry",
+        {
+            "gc": (_C + "registry_server:registry_gc_command",
+                   "Delete blobs no manifest references (the registry must be stopped)"),
+            "serve": (_C + "registry_server:registry_serve_command", "Run an OCI distribution registry"),
+        },
+        {},
+    ),
     "volume": (
         "Manage volumes",
         {
