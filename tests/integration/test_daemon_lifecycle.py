@@ -66,7 +66,7 @@ def test_tcp_listener_and_config_file(fresh: WharfieDaemon) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    fresh.config.write_text(json.dumps({"hosts": [fresh.url, f"tcp://127.0.0.1:{port}"]}))
+    fresh.config.write_text(json.dumps({**fresh.network_config(), "hosts": [fresh.url, f"tcp://127.0.0.1:{port}"]}))
     argv = fresh.argv()
     i = argv.index("-H")
     del argv[i:i + 2]

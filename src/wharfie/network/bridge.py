@@ -16,12 +16,12 @@ from typing import Any
 from wharfie.errors import WharfieError
 from wharfie.network import netns
 
-logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its DEBUG dumps every netlink message
-
 
 def _ipr() -> Any:
     from pyroute2 import IPRoute
 
+    # pyroute2 resets its logger to NOTSET on import; its DEBUG dumps every netlink message.
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)
     return IPRoute()
 
 

@@ -129,8 +129,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         task = asyncio.ensure_future(self._reply(data, addr))
@@ -140,9 +139,9 @@ class _Udp(asyncio.DatagramProtocol):
     async def _reply(self, data: bytes, addr: tuple[str, int]) -> None:
         reply = await resolve(data, self.server.lookup, self.server.servers, tcp=False)
         if reply is not None and self.transport is not None and not self.transport.is_closing():
-            if len(reply) > 512:  # classic UDP limit: truncate, the client retries over TCP
-                reply = reply[:2] + bytes([reply[2] | 0x02]) + reply[3:12] + reply[12:parse_question(data)[4]]
-                reply = reply[:6] + b"\0\0\0\0\0\0" + reply[12:]
+            if len(reply) > 512:  # classic UDP limit: the question only, TC set; the client uses TCP
+                end = parse_question(data)[4]
+                reply = reply[:2] + bytes([reply[2] | 0x02, reply[3]]) + struct.pack(">HHHH", 1, 0, 0, 0) + data[12:end]
             self.transport.sendto(reply, addr)
 
 
