@@ -555,3 +555,89 @@ def test_htpasswd_file_made_by_apache_htpasswd(tmp_path: Path) -> None:
     with RegistryServer(tmp_path / "reg", htpasswd=path) as reg:
         assert httpx.get(reg.url + "/v2/", auth=("carol", "pw")).status_code == 200
         assert httpx.get(reg.url + "/v2/", auth=("carol", "nope")).status_code == 401
+
+
+# -- interop: skopeo -----------------------------------------------------------------------
+
+needs_skopeo = pytest.mark.skipif(not shutil.which("skopeo"), reason="skopeo is not installed")
+
+
+def skopeo(*args: str) -> str:
+    p = subprocess.run(["skopeo", "--insecure-policy", *args], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, f"skopeo {' '.join(args)}:\n{p.stderr}"
+    return p.stdout
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import imagegen
+
+    d = tmp_path_factory.mktemp("skopeo-images")
+    image = imagegen.busybox_image()
+    imagegen.docker_archive([(image, ["busybox:latest"])], str(d / "docker.tar"))
+    imagegen.oci_archive(image, str(d / "oci.tar"), ref_name="latest")
+    (d / "config").write_text(image.id)
+    return {"docker": d / "docker.tar", "oci": d / "oci.tar", "dir": d}
+
+
+@needs_skopeo
+def test_skopeo_copy_in_inspect_list_tags_and_out(reg: RegistryServer, archives: dict[str, Path],
+                                                 http: httpx.Client, tmp_path: Path) -> None:
+    config_digest = (archives["dir"] / "config").read_text()
+    base = f"docker://{reg.host}"
+    skopeo("copy", "--dest-tls-verify=false", f"docker-archive:{archives['docker']}",
+           f"{base}/library/busybox:latest")
+    skopeo("copy", "--dest-tls-verify=false", f"oci-archive:{archives['oci']}", f"{base}/oci/busybox:v1")
+    skopeo("copy", "--dest-tls-verify=false", f"oci-archive:{archives['oci']}", f"{base}/oci/busybox:v2")
+    info = json.loads(skopeo("inspect", "--tls-verify=false", f"{base}/library/busybox:latest"))
+    head = http.head("/v2/library/busybox/manifests/latest")
+    assert info["Digest"] == head.headers["Docker-Content-Digest"]
+    assert info["Os"] == "linux" and len(info["Layers"]) == 1
+    raw = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"{base}/oci/busybox:v1"))
+    assert raw["config"]["digest"] == config_digest
+    tags = json.loads(skopeo("list-tags", "--tls-verify=false", f"{base}/oci/busybox"))
+    assert tags["Tags"] == ["v1", "v2"]
+    # … and back out, as an OCI layout and a docker archive, with the same config
+    skopeo("copy", "--src-tls-verify=false", f"{base}/oci/busybox:v1", f"oci:{tmp_path / 'out'}:v1")
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    manifest_path = tmp_path / "out" / "blobs" / "sha256" / index["manifests"][0]["digest"][7:]
+    assert json.loads(manifest_path.read_text())["config"]["digest"] == config_digest
+    skopeo("copy", "--src-tls-verify=false", f"{base}/library/busybox:latest",
+           f"docker-archive:{tmp_path / 'out.tar'}:busybox:latest")
+    import tarfile
+
+    with tarfile.open(tmp_path / "out.tar") as tf:
+        manifest = json.load(tf.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert manifest[0]["Config"].removeprefix("blobs/sha256/").removesuffix(".json") == config_digest[7:]
+
+
+@needs_skopeo
+def test_skopeo_registry_to_registry_mounts_and_deletes(reg: RegistryServer, archives: dict[str, Path],
+                                                        http: httpx.Client) -> None:
+    base = f"docker://{reg.host}"
+    skopeo("copy", "--dest-tls-verify=false", f"docker-archive:{archives['docker']}", f"{base}/a/bb:1")
+    skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", f"{base}/a/bb:1", f"{base}/b/bb:1")
+    assert "POST /v2/b/bb/blobs/uploads/ 201" in reg.log.read_text()  # the layer was mounted
+    assert http.get("/v2/_catalog").json()["repositories"] == ["a/bb", "b/bb"]
+    skopeo("delete", "--tls-verify=false", f"{base}/b/bb:1")
+    assert http.get("/v2/b/bb/manifests/1").status_code == 404
+    assert http.get("/v2/a/bb/manifests/1").status_code == 200
+
+
+@needs_skopeo
+def test_skopeo_with_tls_and_htpasswd(tmp_path: Path, archives: dict[str, Path]) -> None:
+    htpasswd = make_htpasswd(tmp_path / "htpasswd", "alice", "s3cret")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    cert, key = make_cert(certs)
+    shutil.copy(cert, certs / "ca.crt")  # containers/image trusts DIR/*.crt
+    with RegistryServer(tmp_path / "reg", htpasswd=htpasswd, tls=(cert, key)) as reg:
+        ref = f"docker://{reg.host}/secure/busybox:latest"
+        p = subprocess.run(["skopeo", "--insecure-policy", "copy", "--dest-cert-dir", str(certs),
+                            f"docker-archive:{archives['docker']}", ref], capture_output=True, text=True)
+        assert p.returncode != 0 and "unauthorized" in p.stderr.lower()
+        skopeo("copy", "--dest-cert-dir", str(certs), "--dest-creds", "alice:s3cret",
+               f"docker-archive:{archives['docker']}", ref)
+        info = json.loads(skopeo("inspect", "--cert-dir", str(certs), "--creds", "alice:s3cret", ref))
+        assert info["RepoTags"] == ["latest"]

@@ -1,0 +1,135 @@
+"""Pure pieces of the registry server: names, ranges, manifest facts, htpasswd and Basic."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from wharfie.registry.server import auth, manifests, names, ranges
+from wharfie.registry.server.errors import RegistryError
+
+D = "sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize("name", ["a", "library/busybox", "a.b/c-d/e__f", "x--y", "0/1/2"])
+def test_valid_names(name: str) -> None:
+    assert names.check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["A", "a/", "/a", "a//b", "-a", "a-", "a_", "a___b", "a/../b",
+                                  "a/_layers", "x" * 300])
+def test_invalid_names(name: str) -> None:
+    with pytest.raises(RegistryError) as e:
+        names.check_name(name)
+    assert e.value.code == "NAME_INVALID" and e.value.status == 400
+
+
+def test_tags_and_digests() -> None:
+    assert names.is_tag("v1.0_rc-1") and names.is_tag("_x") and not names.is_tag(".x")
+    assert not names.is_tag("x" * 129)
+    assert names.check_digest(D) == D
+    with pytest.raises(RegistryError) as e:
+        names.check_digest("sha512:" + "a" * 128)
+    assert e.value.code == "UNSUPPORTED"
+    with pytest.raises(RegistryError) as e:
+        names.check_digest("sha256:XYZ")
+    assert e.value.code == "DIGEST_INVALID"
+
+
+def test_error_body() -> None:
+    e = RegistryError("MANIFEST_BLOB_UNKNOWN", "nope", detail=[{"digest": D}])
+    assert e.status == 400
+    assert json.loads(e.body()) == {"errors": [{"code": "MANIFEST_BLOB_UNKNOWN", "message": "nope",
+                                                "detail": [{"digest": D}]}]}
+
+
+@pytest.mark.parametrize("header,expect", [
+    ("bytes=0-9", (0, 9)), ("bytes=5-", (5, 99)), ("bytes=-10", (90, 99)), ("bytes=90-500", (90, 99)),
+    ("bytes=0-1,5-6", None), ("items=0-1", None), ("bytes=-", None),
+])
+def test_parse_range(header: str, expect: tuple[int, int] | None) -> None:
+    assert ranges.parse_range(header, 100) == expect
+
+
+@pytest.mark.parametrize("header", ["bytes=100-", "bytes=5-2", "bytes=-0"])
+def test_unsatisfiable_range(header: str) -> None:
+    with pytest.raises(ranges.Unsatisfiable):
+        ranges.parse_range(header, 100)
+
+
+def test_content_range() -> None:
+    assert ranges.parse_content_range("0-99") == (0, 99)
+    assert ranges.parse_content_range("bytes 100-199/*") == (100, 199)
+    for bad in ["", "5", "9-1", "a-b", "-1-2"]:
+        with pytest.raises(ValueError):
+            ranges.parse_content_range(bad)
+    assert ranges.upload_range(0) == "0-0" and ranges.upload_range(10) == "0-9"
+
+
+def _desc(digest: str = D, media_type: str = "x", **kw: object) -> dict[str, object]:
+    return {"mediaType": media_type, "digest": digest, "size": 1, **kw}
+
+
+def test_manifest_facts() -> None:
+    doc = {"schemaVersion": 2, "config": _desc(media_type="application/vnd.oci.image.config.v1+json"),
+           "layers": [_desc("sha256:" + "b" * 64),
+                      _desc("sha256:" + "c" * 64, urls=["https://example.com/l"])],
+           "subject": _desc("sha256:" + "d" * 64), "annotations": {"k": "v"}}
+    m = manifests.parse(json.dumps(doc).encode(), "application/vnd.oci.image.manifest.v1+json; x=y")
+    assert m.media_type == manifests.mt.OCI_MANIFEST and not m.is_index
+    assert m.blobs == [D, "sha256:" + "b" * 64]  # the foreign layer is not required
+    assert m.subject == "sha256:" + "d" * 64
+    assert m.artifact_type == "application/vnd.oci.image.config.v1+json"
+    desc = manifests.referrer_descriptor(m, D, 10)
+    assert desc == {"mediaType": manifests.mt.OCI_MANIFEST, "digest": D, "size": 10,
+                    "artifactType": "application/vnd.oci.image.config.v1+json", "annotations": {"k": "v"}}
+    index = {"schemaVersion": 2, "manifests": [_desc()], "artifactType": "t"}
+    m = manifests.parse(json.dumps(index).encode(), "")
+    assert m.is_index and m.manifests == [D] and m.artifact_type == "t"
+
+
+@pytest.mark.parametrize("body,ctype", [
+    (b'{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v1+json"}', ""),
+    (b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}',
+     "application/vnd.oci.image.manifest.v1+json"),
+    (b'{"schemaVersion": 2, "mediaType": "text/plain"}', ""),
+    (b'{"schemaVersion": 2, "manifests": {}}', ""),
+    (b'{"schemaVersion": 2, "config": {"size": 1}}', ""),
+    (b'{"schemaVersion": 2, "config": {"digest": "' + D.encode() + b'", "size": -1}}', ""),
+    (b"\xff\xfe", ""),
+])
+def test_invalid_manifests(body: bytes, ctype: str) -> None:
+    with pytest.raises(RegistryError) as e:
+        manifests.parse(body, ctype)
+    assert e.value.code == "MANIFEST_INVALID"
+
+
+def test_manifest_too_large() -> None:
+    with pytest.raises(RegistryError) as e:
+        manifests.parse(b" " * (manifests.MAX_MANIFEST + 1), "")
+    assert e.value.status == 413
+
+
+def test_htpasswd_and_basic() -> None:
+    users = auth.parse_htpasswd("# comment\n\nalice:$2y$05$abc\nbob:$2b$05$def\n")
+    assert users == {"alice": b"$2y$05$abc", "bob": b"$2b$05$def"}
+    with pytest.raises(ValueError, match="bcrypt"):
+        auth.parse_htpasswd("carol:{SHA}xyz\n")
+    token = base64.b64encode(b"alice:pa:ss").decode()
+    assert auth.parse_basic(f"Basic {token}") == ("alice", "pa:ss")
+    assert auth.parse_basic(f"Bearer {token}") is None
+    assert auth.parse_basic("Basic !!!") is None
+    assert auth.parse_basic("Basic " + base64.b64encode(b"nocolon").decode()) is None
+
+
+def test_cli_help_does_not_import_the_server() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; from wharfie.cli.main import main; main(['--help']); " \
+           "main(['registry', '--help']); print(sorted(m for m in sys.modules if 'registry.server' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "serve" in out and "gc" in out
+    assert out.rstrip().endswith("[]")
