@@ -46,13 +46,13 @@ def register(router: Router, d: Daemon) -> None:
             raise InvalidArgument("remote build contexts are not supported: send the context as a tar")
         opts = BuildOptions(
             no_cache=request.flag("nocache"),
-            network=request.arg("networkmode") or "host",
+            network=request.arg("networkmode") or "bridge",  # RUN steps on the default bridge
             build_args={k: (None if v is None else str(v)) for k, v in _json_arg(request, "buildargs").items()},
             labels={k: str(v) for k, v in _json_arg(request, "labels").items()},
             source_date_epoch=int(_json_arg(request, "buildargs").get("SOURCE_DATE_EPOCH") or 0),
         )
         if opts.network == "default":
-            opts.network = "host"  # until bridge networking lands, RUN steps use the host's
+            opts.network = "bridge"  # docker build --network default|bridge|host|none
         req = BuildRequest(dockerfile=request.arg("dockerfile") or "Dockerfile", tags=request.args("t"),
                            target=request.arg("target"), quiet=request.flag("q"), opts=opts)
         tar = os.path.join(d.images.tmp, f"build-{uuid.uuid4().hex}")
