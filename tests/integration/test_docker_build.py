@@ -10,6 +10,7 @@ from pathlib import Path
 import docker as docker_sdk
 import pytest
 from support.daemon import WharfieDaemon
+from support.registry import registry_server  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -280,3 +281,50 @@ def test_copy_chmod_and_link(docker, tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPY --chmod=u+x run.sh /bin/\n")
     bad = docker("build", str(tmp_path))
     assert bad.rc != 0 and "invalid chmod parameter" in bad.err
+
+
+def test_from_pulls_a_missing_image_and_pull_refreshes(docker, tmp_path: Path, registry_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """FROM of an image that is not present pulls it (progress in the build output); --pull
+    fetches the registry's current image even when a local one has the same name."""
+    base = f"{registry_server.host}/base/busybox:1"
+    docker.ok("tag", "busybox", base)
+    docker.ok("push", base)
+    docker.ok("rmi", base)
+    write(tmp_path, {"Dockerfile": f"FROM {base}\nRUN cat /marker 2>/dev/null || echo no-marker\n"})
+    first = docker.ok("build", "-t", "pulled:1", str(tmp_path))
+    assert "Pulling from base/busybox" in first and "no-marker" in first
+    assert docker.ok("images", "-q", base).strip()
+    # a newer base in the registry, an older one here: only --pull sees the newer
+    newer = write(tmp_path / "newer", {"Dockerfile": "FROM busybox\nRUN echo v2 > /marker\n"})
+    docker.ok("build", "-t", base, str(newer))
+    docker.ok("push", base)
+    docker.ok("tag", "busybox", base)  # the local tag points at the old image again
+    cached = docker.ok("build", "-t", "pulled:1", str(tmp_path))
+    assert "Pulling from" not in cached and "Using cache" in cached
+    refreshed = docker.ok("build", "--pull", "-t", "pulled:1", str(tmp_path))
+    assert "Pulling from base/busybox" in refreshed
+    assert docker.ok("run", "--rm", "pulled:1", "cat", "/marker") == "v2\n"
+    missing = docker("build", "-t", "x", str(write(tmp_path / "m", {"Dockerfile": f"FROM {registry_server.host}/no/such:1\n"})))
+    assert missing.rc != 0 and "no/such" in missing.err
+
+
+@pytest.mark.parametrize("cli", ["docker", "wharfie"])
+def test_from_a_private_registry_uses_login_credentials(daemon: WharfieDaemon, tmp_path: Path, cli: str) -> None:
+    """The build client sends every stored login (X-Registry-Config); the daemon pulls the FROM
+    image from an htpasswd-protected registry with them."""
+    from support.registry import RegistryServer, make_htpasswd
+
+    client = daemon.docker if cli == "docker" else daemon.wharfie
+    with RegistryServer(tmp_path / "reg", htpasswd=make_htpasswd(tmp_path / "htpasswd", "ann", "s3cret")) as reg:
+        image = f"{reg.host}/private/base-{cli}:1"
+        client.ok("login", "-u", "ann", "--password-stdin", reg.host, input="s3cret\n")
+        daemon.docker.ok("tag", "busybox", image)
+        client.ok("push", image)
+        daemon.docker.ok("rmi", image)
+        write(tmp_path / "ctx", {"Dockerfile": f"FROM {image}\nRUN true\n"})
+        out = client("build", "-t", f"private-{cli}:1", str(tmp_path / "ctx"))
+        assert out.rc == 0, out.err
+        client.ok("logout", reg.host)
+        daemon.docker.ok("rmi", image)
+        denied = client("build", "--no-cache", str(tmp_path / "ctx"))
+        assert denied.rc != 0 and ("unauthorized" in denied.err.lower() or "authentication" in denied.err.lower())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from wharfie.oci import digest as dg
 from wharfie.oci import reference
 
 Emit = Callable[[dict[str, Any]], None]
+Puller = Callable[[str], Awaitable[str]]
 PROXY_ARGS = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
               "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
 
@@ -36,14 +37,16 @@ class BuildRequest:
     tags: list[str] = field(default_factory=list)
     target: str = ""
     quiet: bool = False
+    pull: bool = False  # --pull: fetch every FROM image even when present
     opts: BuildOptions = field(default_factory=BuildOptions)
 
 
 class Builder:
     def __init__(self, images: ImageService, containers: ContainerService, cache: BuildCache,
-                 context: BuildContext, req: BuildRequest, emit: Emit) -> None:
+                 context: BuildContext, req: BuildRequest, emit: Emit, puller: Puller | None = None) -> None:
         self.images, self.containers, self.cache = images, containers, cache
         self.context, self.req, self.emit = context, req, emit
+        self.puller = puller  # fetches a missing FROM/COPY --from image; returns its ID
         self.stage_images: dict[str, str] = {}   # stage name or index → image id
         self.cache_mounts = images.root.parent / "build" / "cache-mounts"
 
@@ -132,7 +135,7 @@ class Builder:
         step += 1
         self.say(f"Step {step}/{total} : {st.from_.code}\n")
         base = Expander(meta).word(st.from_.base)
-        await self._from_image(stage, self._resolve_base(base))
+        await self._from_image(stage, await self._resolve_base(base, self.req.pull))
         self.say(f" ---> {dg.short_id(stage.image_id)}\n" if stage.image_id else "")
         await self._run_triggers(stage)
         for cmd in st.commands:
@@ -158,17 +161,21 @@ class Builder:
                 await self._dispatch(stage, parse_instruction(node, file="ONBUILD"))
         await stage.change_config(self._nop("ONBUILD (triggers consumed)"), lambda c: c.__setitem__("OnBuild", None))
 
-    def _resolve_base(self, base: str) -> str:
+    async def _resolve_base(self, base: str, pull: bool = False) -> str:
+        """A stage, or an image: pulled when missing (or always with `--pull`), like dockerd."""
         if base == "scratch":
             return ""
         if base.lower() in self.stage_images:
             return self.stage_images[base.lower()]
-        try:
-            return self.images.resolve(base)
-        except NotFound:
-            raise NotFound(f"pull access denied for {reference.parse(base).familiar_name}, repository does not "
-                           "exist or may require 'docker login': no registry is configured and the image "
-                           f"is not present locally ({base})") from None
+        if not pull:
+            try:
+                return self.images.resolve(base)
+            except NotFound:
+                if self.puller is None:
+                    raise
+        if self.puller is None:
+            raise InvalidArgument("--pull needs a registry client, and this daemon has none")
+        return await self.puller(base)
 
     # -- instructions ------------------------------------------------------------------------
     async def _dispatch(self, stage: Stage, cmd: ins.Instruction) -> None:
@@ -352,7 +359,7 @@ class Builder:
 
     async def _copy_from_image(self, stage: Stage, cmd: ins.Copy) -> None:
         source = cmd.from_.lower()
-        image_id = self.stage_images.get(source) or self._resolve_base(cmd.from_)
+        image_id = self.stage_images.get(source) or await self._resolve_base(cmd.from_)
         await stage.copy_from_image(image_id, list(cmd.sources), cmd.dest, _chown(cmd.chown), _chmod(cmd.chmod))
 
 

@@ -161,3 +161,22 @@ def header_for(domain: str) -> str:
         return encode(get(domain))
     except CredentialError:
         return "e30="
+
+
+def config_header() -> str:
+    """X-Registry-Config for `build`: every stored registry's credentials, keyed by server
+    (the daemon picks the ones a FROM image's registry needs); ``e30=`` when none."""
+    try:
+        keys = list(read_config().get("auths") or {})
+    except (CredentialError, OSError, ValueError):
+        return "e30="
+    out: dict[str, dict[str, str]] = {}
+    for key in keys:
+        try:
+            auth = get(hostname(key))
+        except CredentialError:
+            continue
+        if auth:
+            out[key] = auth
+    data = json.dumps(out, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(data).decode()

@@ -73,3 +73,38 @@ def _split_basic(auth: str) -> tuple[str, str]:
     if not sep:
         raise InvalidArgument("invalid auth configuration: auth is not user:password")
     return user, password
+
+
+def decode_config_header(value: str | None) -> dict[str, AuthConfig]:
+    """X-Registry-Config (what `docker build` sends): base64 JSON of server → AuthConfig;
+    missing or undecodable means no credentials."""
+    if not value:
+        return {}
+    try:
+        doc = json.loads(b64decode_lenient(value))
+    except (InvalidArgument, ValueError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    out = {}
+    for server, obj in doc.items():
+        try:
+            out[str(server)] = AuthConfig.from_json(obj)
+        except InvalidArgument:
+            continue
+    return out
+
+
+def auth_for(domain: str, configs: dict[str, AuthConfig]) -> AuthConfig:
+    """The credentials a config map holds for a registry domain (keys may carry a scheme or,
+    for Docker Hub, be the legacy index URL)."""
+    keys = [domain, f"https://{domain}", f"http://{domain}"]
+    if domain in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        keys.insert(0, "https://index.docker.io/v1/")
+    for key in list(configs):
+        if key.rstrip("/").removeprefix("https://").removeprefix("http://").split("/")[0] == domain:
+            keys.append(key)
+    for key in keys:
+        if key in configs:
+            return configs[key]
+    return AuthConfig()

@@ -33,6 +33,27 @@ def _json_arg(request: Request, name: str) -> dict[str, Any]:
     return value
 
 
+def _puller(d: Daemon, request: Request, queue: asyncio.Queue[dict[str, Any] | None]) -> Any:
+    """Pull a FROM image with the credentials `docker build` sent (X-Registry-Config); the
+    pull's progress goes into the build stream, as dockerd's does."""
+    from wharfie.oci import reference
+    from wharfie.registry.authconfig import auth_for, decode_config_header
+
+    configs = decode_config_header(request.headers.get("x-registry-config"))
+    platform = request.arg("platform")
+    loop = asyncio.get_running_loop()
+
+    def emit(msg: dict[str, Any]) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, msg)
+
+    async def pull(name: str) -> str:
+        auth = auth_for(reference.parse_docker_ref(name).domain, configs)
+        image_id: str = await asyncio.to_thread(d.registry.pull, name, platform, auth, emit)
+        return image_id
+
+    return pull
+
+
 def register(router: Router, d: Daemon) -> None:
     @router.route("POST", "/build")
     async def build(request: Request) -> Response:
@@ -54,7 +75,8 @@ def register(router: Router, d: Daemon) -> None:
         if opts.network == "default":
             opts.network = "bridge"  # docker build --network default|bridge|host|none
         req = BuildRequest(dockerfile=request.arg("dockerfile") or "Dockerfile", tags=request.args("t"),
-                           target=request.arg("target"), quiet=request.flag("q"), opts=opts)
+                           target=request.arg("target"), quiet=request.flag("q"), pull=request.flag("pull"),
+                           opts=opts)
         tar = os.path.join(d.images.tmp, f"build-{uuid.uuid4().hex}")
         try:
             await spool_body(request, tar)
@@ -69,7 +91,8 @@ def register(router: Router, d: Daemon) -> None:
                 os.unlink(tar)
 
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        builder = Builder(d.images, d.containers, d.build_cache, context, req, queue.put_nowait)
+        puller = _puller(d, request, queue)
+        builder = Builder(d.images, d.containers, d.build_cache, context, req, queue.put_nowait, puller)
         try:
             await asyncio.to_thread(builder.prepare)
         except BaseException:

@@ -188,7 +188,7 @@ def _is_terminal(stream: IO[str]) -> bool:
 def run_build(cli: Cli, opts: Options, args: list[str]) -> int:
     import io
 
-    from wharfie.cli import buildcontext
+    from wharfie.cli import buildcontext, credentials
     from wharfie.cli.buildprogress import BuildProgress, PlainView, TtyView, View
     from wharfie.client.errors import APIError, StreamError
 
@@ -238,7 +238,8 @@ def run_build(cli: Cli, opts: Options, args: list[str]) -> int:
     finished = False
     try:
         try:
-            resp = cli.client.image_build(buildcontext.counted(chunks, on_bytes), params)
+            resp = cli.client.image_build(buildcontext.counted(chunks, on_bytes), params,
+                                          credentials.config_header())
         except APIError as e:
             progress.upload_failed(e.message)
             finished = True
