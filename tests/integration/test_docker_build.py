@@ -328,3 +328,26 @@ def test_from_a_private_registry_uses_login_credentials(daemon: WharfieDaemon, t
         daemon.docker.ok("rmi", image)
         denied = client("build", "--no-cache", str(tmp_path / "ctx"))
         assert denied.rc != 0 and ("unauthorized" in denied.err.lower() or "authentication" in denied.err.lower())
+
+
+def test_copy_layers_are_reproducible(docker, tmp_path: Path) -> None:
+    """The same files give the same COPY layer digest whatever their mtimes or where the
+    context lives; SOURCE_DATE_EPOCH sets the files' timestamps."""
+    import os
+    import shutil
+
+    a = write(tmp_path / "a", {"Dockerfile": "FROM busybox\nCOPY . /app\n", "x.txt": "x\n", "d/y.txt": "y\n"})
+    b = tmp_path / "elsewhere" / "b"
+    shutil.copytree(a, b)
+    for path in (b / "x.txt", b / "d" / "y.txt", b / "d"):
+        os.utime(path, (1_000_000, 1_000_000))
+
+    def copy_layer(tag: str) -> str:
+        return json.loads(docker.ok("image", "inspect", tag))[0]["RootFS"]["Layers"][-1]
+
+    docker.ok("build", "--no-cache", "-t", "repro:a", str(a))
+    docker.ok("build", "--no-cache", "-t", "repro:b", str(b))
+    assert copy_layer("repro:a") == copy_layer("repro:b")
+    docker.ok("build", "--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1700000000", "-t", "repro:c", str(a))
+    assert docker.ok("run", "--rm", "repro:c", "stat", "-c", "%Y", "/app/x.txt", "/app/d/y.txt").split() == \
+        ["1700000000", "1700000000"]
