@@ -18,7 +18,6 @@ from wharfie.oci import digest as dg
 from wharfie.registry.manifest import Descriptor
 from wharfie.registry.session import Session, error_for
 
-CHUNK = 1 << 20
 RESUMES = 5
 BACKOFF = 0.2
 
@@ -81,7 +80,7 @@ class BlobReader:
             raise error_for(resp, f"failed to fetch blob {self.desc.digest}")
         skip = offset if (offset and resp.status_code == 200) else 0  # the server ignored Range
         self._resp = resp
-        self._chunks = _skipping(resp.iter_raw(CHUNK), skip)
+        self._chunks = _skipping(resp.iter_raw(), skip)  # as received: a drop loses nothing
 
     def _resume(self, offset: int, why: str) -> None:
         self.resumes += 1

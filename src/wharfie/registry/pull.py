@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wharfie.errors import DigestMismatch, Forbidden, InvalidArgument, NotFound, Unauthorized
-from wharfie.images.layers import BlobExpectation
+from wharfie.images.layers import BlobExpectation, HashingReader
 from wharfie.images.service import ImageService
 from wharfie.oci import digest as dg
 from wharfie.oci import mediatypes as mt
@@ -130,14 +130,30 @@ class LayerFetch:
                 self.progress.layer("Download complete", ident)
 
         with BlobReader(self.plan.session, self.plan.ref.path, desc, downloaded) as reader:
+            hashed = HashingReader(reader)  # type: ignore[arg-type]
             try:
-                row = self.images.layers.ingest(reader, parent, diff_id, self.lease,  # type: ignore[arg-type]
+                row = self.images.layers.ingest(hashed, parent, diff_id, self.lease,  # type: ignore[arg-type]
                                                 BlobExpectation(desc.digest, desc.size))
             except DigestMismatch as e:
                 raise DigestMismatch(f"filesystem layer verification failed for digest {desc.digest}: {e}") from None
+            except InvalidArgument as e:
+                _explain_bad_layer(hashed, desc, e)
+                raise
         self.progress.bytes("Extracting", ident, desc.size, desc.size, force=True)
         self.progress.layer("Pull complete", ident)
         return row.chain_id
+
+
+def _explain_bad_layer(hashed: HashingReader, desc: mf.Descriptor, error: Exception) -> None:
+    """A layer that failed to decompress or extract: when the blob does not even match its
+    digest, say that (the registry sent the wrong bytes) rather than the codec's complaint."""
+    try:
+        hashed.drain()
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        return
+    if hashed.digest != desc.digest:
+        raise DigestMismatch(f"filesystem layer verification failed for digest {desc.digest}: "
+                             f"got {hashed.digest}") from error
 
 
 def run(plan: PullPlan, images: ImageService, sources: BlobSources, emit: Emit | None) -> PullResult:
