@@ -641,3 +641,73 @@ def test_skopeo_with_tls_and_htpasswd(tmp_path: Path, archives: dict[str, Path])
                f"docker-archive:{archives['docker']}", ref)
         info = json.loads(skopeo("inspect", "--cert-dir", str(certs), "--creds", "alice:s3cret", ref))
         assert info["RepoTags"] == ["latest"]
+
+
+# -- interop: a real dockerd ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dockerd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A private dockerd (no bridge, no iptables: it must not touch the host's network)."""
+    if not shutil.which("dockerd"):
+        pytest.skip("dockerd is not installed")
+    base = tmp_path_factory.mktemp("dockerd")
+    sock = base / "docker.sock"
+    log = open(base / "dockerd.log", "wb")
+    proc = subprocess.Popen(
+        ["dockerd", "-H", f"unix://{sock}", "--data-root", str(base / "data"),
+         "--exec-root", str(base / "exec"), "--pidfile", str(base / "dockerd.pid"),
+         "--bridge", "none", "--iptables=false", "--ip-forward=false", "--ip-masq=false",
+         "--storage-driver", "overlay2"], stdout=log, stderr=log, start_new_session=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env.update(DOCKER_HOST=f"unix://{sock}", DOCKER_CONFIG=str(base / "config"))
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(["docker", "version"], env=env, capture_output=True).returncode != 0:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail(f"dockerd did not start:\n{(base / 'dockerd.log').read_text()}")
+            time.sleep(0.2)
+        yield env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+        with open("/proc/self/mountinfo") as fh:
+            mounts = [line.split()[4] for line in fh if line.split()[4].startswith(str(base))]
+        for m in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+
+
+def docker(env: dict[str, str], *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, input=input,
+                          timeout=300)
+
+
+def test_dockerd_push_pull_and_login(dockerd: dict[str, str], archives: dict[str, Path],
+                                     tmp_path: Path) -> None:
+    image_id = "sha256:" + (archives["dir"] / "config").read_text()[7:]
+    htpasswd = make_htpasswd(tmp_path / "htpasswd", "alice", "s3cret")
+    with RegistryServer(tmp_path / "reg", htpasswd=htpasswd) as reg:
+        ref = f"{reg.host}/team/busybox:1"
+        assert docker(dockerd, "load", "-i", str(archives["docker"])).returncode == 0
+        assert docker(dockerd, "tag", "busybox:latest", ref).returncode == 0
+        p = docker(dockerd, "push", ref)
+        assert p.returncode != 0 and "basic auth" in p.stderr  # not logged in
+        p = docker(dockerd, "login", "-u", "alice", "--password-stdin", reg.host, input="wrong\n")
+        assert p.returncode != 0 and "401" in p.stderr
+        p = docker(dockerd, "login", "-u", "alice", "--password-stdin", reg.host, input="s3cret\n")
+        assert p.returncode == 0 and "Login Succeeded" in p.stdout
+        p = docker(dockerd, "push", ref)
+        assert p.returncode == 0, p.stderr
+        digest = p.stdout.split("digest: ")[1].split()[0]
+        assert "Layer already exists" in docker(dockerd, "push", ref).stdout
+        assert docker(dockerd, "rmi", ref, "busybox:latest").returncode == 0
+        p = docker(dockerd, "pull", ref)
+        assert p.returncode == 0 and f"Digest: {digest}" in p.stdout
+        assert docker(dockerd, "image", "inspect", "-f", "{{.Id}}", ref).stdout.strip() == image_id
+        p = docker(dockerd, "pull", f"{reg.host}/team/busybox@{digest}")
+        assert p.returncode == 0, p.stderr
+        assert docker(dockerd, "rmi", "-f", image_id).returncode == 0
