@@ -71,3 +71,49 @@ def test_low_level_create_start_inspect(sdk) -> None:
     assert doc["State"]["Status"] == "exited"
     assert doc["HostConfig"]["LogConfig"]["Type"] == "json-file"
     api.remove_container(cid)
+
+
+def _send_stdin(sdk, cid: str, data: bytes) -> None:  # type: ignore[no-untyped-def]
+    """Attach stdin only, write, half-close (the client's EOF), hang up."""
+    import socket
+
+    sock = sdk.api.attach_socket(cid, params={"stdin": 1, "stream": 1})
+    raw = sock._sock if hasattr(sock, "_sock") else sock
+    raw.sendall(data)
+    raw.shutdown(socket.SHUT_WR)
+    time.sleep(0.3)
+    raw.close()
+
+
+def _logs_until(c, text: str, timeout: float = 10) -> str:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while text not in (logs := c.logs().decode()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return logs
+
+
+def test_stdin_stays_open_across_attaches_unless_stdin_once(sdk) -> None:
+    """OpenStdin without StdinOnce (`run -di`): one client's EOF does not close the
+    container's stdin, the next attach writes on; with StdinOnce the first EOF closes it."""
+    script = "while read l; do echo got $l; done; echo closed"
+    c = sdk.containers.run("busybox", ["sh", "-c", script], detach=True, stdin_open=True)
+    try:
+        _send_stdin(sdk, c.id, b"a\n")
+        assert "got a" in _logs_until(c, "got a")
+        _send_stdin(sdk, c.id, b"b\n")
+        logs = _logs_until(c, "got b")
+        assert "got b" in logs and "closed" not in logs
+        c.reload()
+        assert c.status == "running"
+    finally:
+        c.remove(force=True)
+    # the SDK sets StdinOnce for a non-detached stdin_open container
+    once = sdk.api.create_container("busybox", ["sh", "-c", script], stdin_open=True)["Id"]
+    assert sdk.api.inspect_container(once)["Config"]["StdinOnce"]
+    try:
+        sdk.api.start(once)
+        _send_stdin(sdk, once, b"x\n")
+        assert sdk.api.wait(once, timeout=10)["StatusCode"] == 0
+        assert sdk.api.logs(once).decode() == "got x\nclosed\n"
+    finally:
+        sdk.api.remove_container(once, force=True)

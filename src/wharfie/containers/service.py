@@ -216,6 +216,7 @@ class ContainerService:
             "max_size": parse_size(opts["max-size"]) if opts.get("max-size") else DEFAULT_MAX_SIZE,
             "max_file": int(opts.get("max-file", DEFAULT_MAX_FILE)),
             "open_stdin": bool(doc["Config"].get("OpenStdin")),
+            "stdin_once": bool(doc["Config"].get("StdinOnce")),
             "console_size": hc.get("ConsoleSize"),
             "id": doc["Id"],
             "runtime": hc.get("Runtime") or "wharfie",

@@ -371,7 +371,11 @@ class Shim:
             self._unwatch(client)  # EOF stays readable: stop polling it
             if client.mode == "request":
                 self._drop(client)
-            if not target.tty:  # a pty has no EOF to pass; the shell exits on its own (ctrl-d)
+            # A pty has no EOF to pass (the shell exits on its own on ctrl-d). The init's stdin
+            # closes only with StdinOnce (`run -i` attached); otherwise it stays open for the
+            # next `attach`, like Docker. An exec's stdin belongs to its one client.
+            once = target.exec_id is not None or bool(self.opts.get("stdin_once"))
+            if not target.tty and once:
                 target.stdin_eof = True
                 self._flush_stdin(target)
             return
