@@ -711,3 +711,31 @@ def test_dockerd_push_pull_and_login(dockerd: dict[str, str], archives: dict[str
         p = docker(dockerd, "pull", f"{reg.host}/team/busybox@{digest}")
         assert p.returncode == 0, p.stderr
         assert docker(dockerd, "rmi", "-f", image_id).returncode == 0
+
+
+def test_loop_stays_responsive_during_big_transfers(http: httpx.Client, reg: RegistryServer) -> None:
+    """Hashing and file I/O of a 128 MiB blob happen in worker threads: /v2/ keeps answering."""
+    import threading
+
+    block = os.urandom(1 << 20)
+    digest = "sha256:" + hashlib.sha256(block * 128).hexdigest()
+    done = threading.Event()
+
+    def upload() -> None:
+        with httpx.Client(base_url=reg.url, timeout=120) as c:
+            loc = c.post("/v2/big/blobs/uploads/").headers["Location"]
+            c.put(loc, params={"digest": digest}, content=(block for _ in range(128)))
+            c.get(f"/v2/big/blobs/{digest}").raise_for_status()
+        done.set()
+
+    t = threading.Thread(target=upload)
+    t.start()
+    worst = 0.0
+    while not done.is_set() and t.is_alive():
+        t0 = time.monotonic()
+        assert http.get("/v2/").status_code == 200
+        worst = max(worst, time.monotonic() - t0)
+        time.sleep(0.01)
+    t.join()
+    assert done.is_set()
+    assert worst < 0.5, f"/v2/ took {worst:.3f}s during a big transfer"

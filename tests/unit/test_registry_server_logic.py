@@ -133,3 +133,21 @@ def test_cli_help_does_not_import_the_server() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "serve" in out and "gc" in out
     assert out.rstrip().endswith("[]")
+
+
+def test_upload_sessions_expire_and_purge(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from wharfie.registry.server.storage import Storage
+    from wharfie.registry.server.uploads import Uploads
+
+    uploads = Uploads(Storage(tmp_path), ttl=60)
+    old, fresh = uploads.start("a"), uploads.start("a")
+    old.touched -= 120
+    assert uploads.expire() == 1
+    assert not old.path.exists() and fresh.path.exists()
+    with pytest.raises(RegistryError) as e:
+        uploads.get("a", old.id)
+    assert e.value.code == "BLOB_UPLOAD_UNKNOWN"
+    with pytest.raises(RegistryError):
+        uploads.get("b", fresh.id)  # a session belongs to its repository
+    assert Uploads(Storage(tmp_path)).purge_all() == 1  # a restart forgets every session
+    assert list((tmp_path / "uploads").iterdir()) == []

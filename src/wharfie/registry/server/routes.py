@@ -297,7 +297,8 @@ class Registry:
 
     async def cancel_upload(self, req: Request, name: str, sid: str) -> Response:
         s = self.uploads.get(name, sid)
-        await run(self.uploads.cancel, s)
+        async with s.lock:  # not under a chunk that is still being written or committed
+            await run(self.uploads.cancel, s)
         return Response(204, b"", content_type=None)
 
     async def _receive_chunk(self, req: Request, s: Session) -> None:

@@ -25,6 +25,7 @@ from wharfie.registry.server.errors import RegistryError
 from wharfie.registry.server.storage import Storage
 
 FLUSH = 4 << 20  # bytes gathered before one write+hash in a worker thread
+MAX_SESSIONS = 10_000  # open sessions cost a file each; beyond this, clients must retry later
 
 
 @dataclass
@@ -55,6 +56,8 @@ class Uploads:
         return n
 
     def start(self, name: str) -> Session:
+        if len(self.sessions) >= MAX_SESSIONS:
+            raise RegistryError("TOOMANYREQUESTS", f"{MAX_SESSIONS} uploads are already open")
         sid = str(uuid.uuid4())
         path = self.dir / sid
         path.touch(exist_ok=False)
