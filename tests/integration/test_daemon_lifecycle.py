@@ -188,3 +188,25 @@ def _cmdline(pid: str) -> str:
         return open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_restart_removes_stale_cgroups_of_stopped_containers(fresh: WharfieDaemon, busybox_archive: Path) -> None:
+    """A crash can leave a stopped container's cgroup behind; the next start removes it (and
+    only cgroups of this daemon's containers)."""
+    fresh.start()
+    fresh.docker.ok("load", "-i", str(busybox_archive))
+    cid = fresh.docker.ok("run", "-d", "busybox", "true").strip()
+    assert fresh.docker.ok("wait", cid).strip() == "0"
+    memory = Path("/sys/fs/cgroup/memory")
+    stale, foreign = memory / "wharfie" / cid, memory / "wharfie" / ("f" * 64)
+    stale.mkdir(parents=True)  # what a daemon killed mid-cleanup leaves
+    foreign.mkdir()
+    try:
+        fresh.kill9()
+        fresh.start()
+        assert not stale.exists()
+        assert foreign.exists()
+    finally:
+        for d in (stale, foreign):
+            if d.exists():
+                d.rmdir()

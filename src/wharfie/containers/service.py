@@ -634,6 +634,7 @@ class ContainerService:
             self._watch(doc["Id"])
         for doc, info in dead:
             await self._on_exit(doc["Id"], info)
+        await asyncio.to_thread(self._remove_stale_cgroups)
         for d in self.store.all():
             if d["HostConfig"].get("RestartPolicy", {}).get("Name") == "always" and not d["State"]["Running"] \
                     and not d["_wharfie"].get("manual_stop"):
@@ -641,6 +642,24 @@ class ContainerService:
                     await self.start(d["Id"])
                 except WharfieError as e:
                     log.warning("could not restart %s: %s", d["Id"][:12], e)
+
+    def _remove_stale_cgroups(self) -> None:
+        """Cgroups of our stopped containers that a crash left behind (a start cut short, a
+        cleanup never run): removed once empty. Other daemons' cgroups are never touched."""
+        from wharfie.linux import cgroups
+
+        for doc in self.store.all():
+            path = doc["_wharfie"].get("cgroup")
+            if not path or doc["State"]["Running"] or doc["State"]["Restarting"]:
+                continue
+            try:
+                cg = cgroups.Cgroup.open(path)
+                if not cg.pids():
+                    cg.remove()
+            except FileNotFoundError:
+                continue  # the usual case: removed when the container stopped
+            except OSError as e:
+                log.warning("stale cgroup %s of %s stays: %s", path, doc["Id"][:12], e)
 
     async def shutdown(self) -> None:
         """The daemon is stopping: leave containers running (live restore), drop watchers."""
