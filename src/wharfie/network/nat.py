@@ -58,10 +58,14 @@ def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
         if not n.internal:
             lines.append(f'    ip saddr {n.subnet} oifname != "{n.bridge}" masquerade')
     lines += ["  }", "  chain forward {", "    type filter hook forward priority filter; policy accept;"]
+    for n in nets:  # networks are isolated from each other (Docker's DOCKER-ISOLATION chains)
+        others = ", ".join(f'"{o.bridge}"' for o in nets if o.bridge != n.bridge)
+        if others:
+            lines.append(f'    iifname "{n.bridge}" oifname {{ {others} }} reject')
     for n in nets:
         if n.internal:
-            lines.append(f'    iifname "{n.bridge}" oifname != "{n.bridge}" drop')
-            lines.append(f'    oifname "{n.bridge}" iifname != "{n.bridge}" drop')
+            lines.append(f'    iifname "{n.bridge}" oifname != "{n.bridge}" reject')
+            lines.append(f'    oifname "{n.bridge}" iifname != "{n.bridge}" reject')
     lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
 

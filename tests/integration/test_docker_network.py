@@ -1,0 +1,329 @@
+"""The real docker CLI and SDK against wharfied: bridge networks, published ports, DNS.
+
+Traffic goes only to 127.0.0.1 and to addresses of containers in namespaces these tests
+made (the mirror fetch of the build test goes out through the NAT like any container's).
+Busybox 1.35's static wget segfaults on host names, `-T` and URLs without a port: names are
+resolved with `nslookup` and fetched as `http://ADDR:80/…`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from support.daemon import WharfieDaemon
+
+HTTPD = ["sh", "-c", "mkdir -p /www && echo \"hello from $(hostname)\" > /www/index.html && exec httpd -f -p 80 -h /www"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def busybox(daemon: WharfieDaemon, busybox_archive: Path) -> None:
+    daemon.docker.ok("load", "-i", str(busybox_archive))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fetch(port: int, path: str = "/index.html", timeout: float = 10) -> str:
+    """GET from 127.0.0.1:PORT, retrying while the server in the container comes up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                return str(r.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def lookup(docker, container: str, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Addresses of `name` from inside `container` (busybox nslookup through its resolv.conf)."""
+    r = docker("exec", container, "nslookup", name)
+    return [line.split()[-1] for line in r.out.splitlines()[2:] if line.startswith("Address")]
+
+
+def cleanup(docker, *names: str) -> None:  # type: ignore[no-untyped-def]
+    docker("rm", "-f", *names)
+
+
+def test_publish_on_loopback_serves_the_host(docker) -> None:
+    port = free_port()
+    cid = docker.ok("run", "-d", "--name", "web1", "-p", f"127.0.0.1:{port}:80", "busybox", *HTTPD).strip()
+    try:
+        assert fetch(port) == f"hello from {cid[:12]}\n"
+        row = docker.ok("ps", "--filter", "name=web1", "--format", "{{.Ports}}").strip()
+        assert row == f"127.0.0.1:{port}->80/tcp"
+        assert docker.ok("port", "web1").strip() == f"80/tcp -> 127.0.0.1:{port}"
+        info = json.loads(docker.ok("inspect", "web1"))[0]
+        ns = info["NetworkSettings"]
+        assert ns["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+        bridge = ns["Networks"]["bridge"]
+        assert bridge["IPAddress"] == ns["IPAddress"] and bridge["Gateway"] == ns["Gateway"]
+        assert ns["MacAddress"].startswith("02:42:") and ns["SandboxKey"]
+        # the container sees its address, the default route and /etc/hosts like Docker's
+        out = docker.ok("exec", "web1", "sh", "-c", "ip -4 route; tail -1 /etc/hosts")
+        assert f"default via {bridge['Gateway']}" in out
+        assert f"{bridge['IPAddress']}\t{cid[:12]}" in out
+        # a second container asking for the same host port gets Docker's error
+        r = docker("run", "-d", "--name", "web1b", "-p", f"127.0.0.1:{port}:80", "busybox", *HTTPD)
+        assert r.rc != 0 and "port is already allocated" in r.err
+    finally:
+        cleanup(docker, "web1", "web1b")
+    with pytest.raises(OSError):  # released with the container
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2)
+
+
+def test_publish_all_and_port(docker) -> None:
+    docker.ok("run", "-d", "--name", "web2", "--expose", "80", "--expose", "9999/udp", "-P", "busybox", *HTTPD)
+    try:
+        tcp = docker.ok("port", "web2", "80/tcp").split()[0]
+        ip, _, port = tcp.rpartition(":")
+        assert ip == "0.0.0.0" and int(port) >= 1024
+        assert fetch(int(port)).startswith("hello from")
+        assert docker.ok("port", "web2", "9999/udp").startswith("0.0.0.0:")
+        ports = docker.ok("ps", "--filter", "name=web2", "--format", "{{.Ports}}").strip()
+        assert f"0.0.0.0:{port}->80/tcp" in ports and "->9999/udp" in ports
+    finally:
+        cleanup(docker, "web2")
+
+
+def test_port_range_and_udp(docker) -> None:
+    a = free_port()
+    docker.ok("run", "-d", "--name", "udp1", "-p", f"127.0.0.1:{a}:53/udp", "busybox", "sleep", "60")
+    try:
+        assert docker.ok("port", "udp1").strip() == f"53/udp -> 127.0.0.1:{a}"
+    finally:
+        cleanup(docker, "udp1")
+
+
+def test_user_network_name_alias_and_short_id(docker) -> None:
+    docker.ok("network", "create", "--label", "team=net", "appnet")
+    try:
+        web = docker.ok("run", "-d", "--name", "web3", "--network", "appnet", "--network-alias", "www",
+                        "busybox", *HTTPD).strip()
+        client = docker.ok("run", "-d", "--name", "client3", "--network", "appnet", "busybox", "sleep", "300").strip()
+        info = json.loads(docker.ok("inspect", "web3"))[0]["NetworkSettings"]["Networks"]["appnet"]
+        addr = info["IPAddress"]
+        assert info["Aliases"] == ["www"] and info["DNSNames"][:2] == ["web3", "www"]
+        assert docker.ok("exec", "client3", "cat", "/etc/resolv.conf").startswith("nameserver 127.0.0.11\n")
+        for name in ("web3", "www", web[:12], "WEB3"):
+            assert lookup(docker, "client3", name) == [addr], name
+        assert docker.ok("exec", "client3", "wget", "-q", "-O-", f"http://{addr}:80/index.html") == \
+            f"hello from {web[:12]}\n"
+        # names of containers elsewhere are not answered; the rest is forwarded upstream
+        assert lookup(docker, "client3", "no-such-container-here") == []
+        # the network's view
+        net = json.loads(docker.ok("network", "inspect", "appnet"))[0]
+        assert net["Driver"] == "bridge" and net["Labels"] == {"team": "net"}
+        assert set(net["Containers"]) == {web, client}
+        assert net["Containers"][web]["IPv4Address"] == f"{addr}/{info['IPPrefixLen']}"
+        assert docker.ok("ps", "--filter", "network=appnet", "--format", "{{.Names}}").split() == ["client3", "web3"]
+        r = docker("network", "rm", "appnet")
+        assert r.rc != 0 and "has active endpoints" in r.err
+    finally:
+        cleanup(docker, "web3", "client3")
+        docker("network", "rm", "appnet")
+    assert "appnet" not in docker.ok("network", "ls", "--format", "{{.Name}}").split()
+
+
+def test_network_create_options_ls_prune(docker, daemon: WharfieDaemon) -> None:
+    pool = daemon.network_config()["default-address-pools"][0]["base"]  # type: ignore[index]
+    subnet = pool.replace(".0.0/16", ".200.0/24")
+    gw = subnet.replace(".0/24", ".254")
+    docker.ok("network", "create", "--subnet", subnet, "--gateway", gw, "--internal", "fixed")
+    docker.ok("network", "create", "spare")
+    try:
+        net = json.loads(docker.ok("network", "inspect", "fixed"))[0]
+        assert net["IPAM"]["Config"] == [{"Subnet": subnet, "Gateway": gw}] and net["Internal"] is True
+        ip = subnet.replace(".0/24", ".77")
+        out = docker.ok("run", "--rm", "--network", "fixed", "--ip", ip, "busybox", "ip", "-4", "addr", "show", "eth0")
+        assert f"inet {ip}/24" in out
+        r = docker("network", "create", "--subnet", subnet, "clash")
+        assert r.rc != 0 and "overlaps" in r.err
+        names = docker.ok("network", "ls", "--format", "{{.Name}} {{.Driver}}").splitlines()
+        assert {"bridge bridge", "host host", "none null", "fixed bridge", "spare bridge"} <= set(names)
+        assert docker.ok("network", "ls", "-q", "--filter", "type=builtin").count("\n") == 3
+        r = docker("network", "rm", "bridge")
+        assert r.rc != 0 and "pre-defined network" in r.err
+        pruned = docker.ok("network", "prune", "-f")
+        assert "fixed" in pruned and "spare" in pruned
+    finally:
+        docker("network", "rm", "fixed", "spare")
+
+
+def test_connect_and_disconnect_live(docker) -> None:
+    docker.ok("network", "create", "livenet")
+    try:
+        docker.ok("run", "-d", "--name", "server4", "--network", "livenet", "busybox", *HTTPD)
+        docker.ok("run", "-d", "--name", "roamer", "busybox", "sleep", "300")
+        server_ip = json.loads(docker.ok("inspect", "server4"))[0]["NetworkSettings"]["Networks"]["livenet"]["IPAddress"]
+        r = docker("exec", "roamer", "timeout", "5", "wget", "-q", "-O-", f"http://{server_ip}:80/index.html")
+        assert r.rc != 0  # not on that network yet (networks are isolated from each other)
+        docker.ok("network", "connect", "--alias", "wanderer", "livenet", "roamer")
+        nets = json.loads(docker.ok("inspect", "roamer"))[0]["NetworkSettings"]["Networks"]
+        assert set(nets) == {"bridge", "livenet"}
+        mine = nets["livenet"]["IPAddress"]
+        assert f"inet {mine}/" in docker.ok("exec", "roamer", "ip", "-4", "addr", "show", "eth1")
+        assert docker.ok("exec", "roamer", "wget", "-q", "-O-", f"http://{server_ip}:80/index.html").startswith("hello")
+        assert lookup(docker, "server4", "wanderer") == [mine]
+        docker.ok("network", "disconnect", "livenet", "roamer")
+        assert "eth1" not in docker.ok("exec", "roamer", "ip", "link")
+        assert "livenet" not in json.loads(docker.ok("inspect", "roamer"))[0]["NetworkSettings"]["Networks"]
+        assert lookup(docker, "server4", "wanderer") == []
+        assert docker("exec", "roamer", "timeout", "5", "wget", "-q", "-O-", f"http://{server_ip}:80/index.html").rc != 0
+    finally:
+        cleanup(docker, "server4", "roamer")
+        docker("network", "rm", "livenet")
+
+
+def test_network_none_has_only_loopback(docker) -> None:
+    out = docker.ok("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net")
+    assert out.split() == ["lo"]
+    assert docker.ok("run", "--rm", "--network", "none", "busybox", "cat", "/sys/class/net/lo/operstate").strip() \
+        in ("unknown", "up")
+
+
+def test_network_host_sees_the_hosts_interfaces(docker) -> None:
+    out = docker.ok("run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net")
+    assert set(out.split()) == set(os.listdir("/sys/class/net"))
+    info = docker.ok("run", "--rm", "--network", "host", "busybox", "hostname")
+    assert info.strip() == os.uname().nodename
+
+
+def test_container_mode_shares_the_namespace(docker) -> None:
+    docker.ok("run", "-d", "--name", "base5", "busybox", *HTTPD)
+    try:
+        out = docker.ok("run", "--rm", "--network", "container:base5", "busybox", "wget", "-q", "-O-",
+                        "http://127.0.0.1:80/index.html")
+        assert out.startswith("hello from")
+    finally:
+        cleanup(docker, "base5")
+
+
+def test_dns_and_add_host_flags(docker) -> None:
+    out = docker.ok("run", "--rm", "--dns", "10.9.9.9", "--add-host", "db.local:10.1.2.3",
+                    "--add-host", "gw:host-gateway", "busybox", "sh", "-c", "cat /etc/resolv.conf /etc/hosts")
+    assert "nameserver 10.9.9.9" in out and "10.1.2.3\tdb.local" in out
+    gw = json.loads(docker.ok("network", "inspect", "bridge"))[0]["IPAM"]["Config"][0]["Gateway"]
+    assert f"{gw}\tgw" in out
+
+
+def _mirror_host() -> str:
+    """The Debian mirror apt uses on this machine (sources.list or deb822 .sources)."""
+    import re
+
+    for path in ["/etc/apt/sources.list", *sorted(str(p) for p in Path("/etc/apt/sources.list.d").glob("*"))]:
+        try:
+            text = Path(path).read_text()
+        except OSError:
+            continue
+        for m in re.finditer(r"(?:^deb\s+(?:\[[^]]*\]\s+)?|^URIs:\s*)https?://([^/\s]+)/debian\b", text, re.M):
+            return m.group(1)
+    return "deb.debian.org"
+
+
+def _has_default_route() -> bool:
+    return any(line.split()[1] == "00000000" for line in Path("/proc/net/route").read_text().splitlines()[1:])
+
+
+def test_build_run_step_reaches_the_package_mirror(docker, tmp_path: Path) -> None:
+    if not _has_default_route():
+        pytest.skip("this machine has no route to anywhere (no default route): the mirror is unreachable")
+    host = _mirror_host()
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\n"
+        f"RUN A=$(nslookup {host} | awk '/^Address: /{{print $2}}' | grep -v : | tail -1) && echo addr=$A && "
+        f"wget -q -O /release --header 'Host: {host}' http://$A:80/debian/dists/bookworm/Release && "
+        "grep -q '^Origin: Debian' /release && ip -4 route | grep default\n")
+    r = docker("build", "--no-cache", "-t", "mirrorcheck", str(tmp_path), timeout=180)
+    assert r.rc == 0, r.out + r.err
+    # the RUN step was on the bridge (its own namespace, default route via our gateway)
+    gw = json.loads(docker.ok("network", "inspect", "bridge"))[0]["IPAM"]["Config"][0]["Gateway"]
+    assert f"default via {gw}" in r.out + r.err
+    # --network none: no route out
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN ls /sys/class/net > /nets && test \"$(cat /nets)\" = lo\n")
+    docker.ok("build", "--no-cache", "--network", "none", "-t", "nonecheck", str(tmp_path), timeout=120)
+    docker("rmi", "mirrorcheck", "nonecheck")
+
+
+def test_sdk_networks_and_ports(daemon: WharfieDaemon) -> None:
+    import docker as docker_sdk
+
+    client = docker_sdk.DockerClient(base_url=daemon.url, timeout=120)
+    port = free_port()
+    net = client.networks.create("sdknet", driver="bridge", labels={"k": "v"})
+    try:
+        assert {n.name for n in client.networks.list()} >= {"bridge", "host", "none", "sdknet"}
+        assert client.networks.get("sdknet").attrs["Labels"] == {"k": "v"}
+        web = client.containers.run("busybox", HTTPD, name="sdkweb", detach=True, network="sdknet",
+                                    ports={"80/tcp": ("127.0.0.1", port)})
+        web.reload()
+        assert web.ports == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+        assert fetch(port).startswith("hello from")
+        other = client.containers.run("busybox", ["sleep", "300"], name="sdkother", detach=True)
+        net.connect(other, aliases=["buddy"])
+        net.reload()
+        assert {c.name for c in net.containers} == {"sdkweb", "sdkother"}
+        addr = web.attrs["NetworkSettings"]["Networks"]["sdknet"]["IPAddress"]
+        code, out = other.exec_run(["wget", "-q", "-O-", f"http://{addr}:80/index.html"])
+        assert code == 0 and out.startswith(b"hello from")
+        net.disconnect(other)
+        other.reload()
+        assert "sdknet" not in other.attrs["NetworkSettings"]["Networks"]
+        for c in (web, other):
+            c.remove(force=True)
+    finally:
+        for name in ("sdkweb", "sdkother"):
+            try:
+                client.containers.get(name).remove(force=True)
+            except docker_sdk.errors.NotFound:
+                pass
+        net.remove()
+        client.close()
+
+
+def test_restart_keeps_networking_and_published_ports(tmp_path: Path, busybox_archive: Path) -> None:
+    """A running container keeps its address, published port and name resolution across a
+    daemon restart — and the port keeps answering while no daemon runs at all."""
+    d = WharfieDaemon(tmp_path)
+    try:
+        d.start()
+        docker = d.docker
+        docker.ok("load", "-i", str(busybox_archive))
+        docker.ok("network", "create", "keepnet")
+        port = free_port()
+        web = docker.ok("run", "-d", "--name", "keepweb", "--network", "keepnet", "-p", f"127.0.0.1:{port}:80",
+                        "busybox", *HTTPD).strip()
+        docker.ok("run", "-d", "--name", "keepclient", "--network", "keepnet", "busybox", "sleep", "600")
+        addr = json.loads(docker.ok("inspect", "keepweb"))[0]["NetworkSettings"]["Networks"]["keepnet"]["IPAddress"]
+        assert fetch(port) == f"hello from {web[:12]}\n"
+        d.stop()
+        assert fetch(port) == f"hello from {web[:12]}\n"  # DNAT in the kernel: no daemon needed
+        d.start()
+        assert fetch(port) == f"hello from {web[:12]}\n"
+        assert lookup(docker, "keepclient", "keepweb") == [addr]
+        assert docker.ok("port", "keepweb").strip() == f"80/tcp -> 127.0.0.1:{port}"
+        # the port is still reserved by the new daemon, and a new container gets a new address
+        r = docker("run", "-d", "--name", "clash", "-p", f"127.0.0.1:{port}:80", "busybox", *HTTPD)
+        assert r.rc != 0 and "already allocated" in r.err
+        docker.ok("run", "-d", "--name", "third", "--network", "keepnet", "busybox", "sleep", "60")
+        third = json.loads(docker.ok("inspect", "third"))[0]["NetworkSettings"]["Networks"]["keepnet"]["IPAddress"]
+        assert third != addr
+        docker.ok("rm", "-f", "keepweb", "keepclient", "third", "clash")
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2)
+    finally:
+        d.cleanup()
+    assert not Path(f"/sys/class/net/{d.bridge}").exists()
+    nft = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert f"wharfie_{d.bridge}" not in nft
