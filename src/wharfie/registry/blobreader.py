@@ -8,6 +8,8 @@ ingest or `fetch_small`), before anything is committed.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -111,6 +113,70 @@ def _skipping(chunks: Iterator[bytes], skip: int) -> Iterator[bytes]:
             continue
         yield chunk[skip:]
         skip = 0
+
+
+class Prefetcher:
+    """Reads ahead of the consumer in a thread (bounded), so the network and the consumer's
+    decompression, hashing and extraction overlap on separate cores."""
+
+    _END = b""
+
+    def __init__(self, reader: BlobReader, depth: int = 16, chunk: int = 1 << 20) -> None:
+        self.reader, self.chunk = reader, chunk
+        self._q: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._buf = b""
+        self._eof = False
+        self._thread = threading.Thread(target=self._run, name="wharfie-prefetch", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: bytes | BaseException) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                data = self.reader.read(self.chunk)
+                if not self._put(data) or not data:
+                    return
+        except BaseException as e:  # handed to the consumer, raised there
+            self._put(e)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._eof and (n is None or n < 0 or len(self._buf) < n):
+            item = self._q.get()
+            if isinstance(item, BaseException):
+                self._eof = True
+                raise item
+            if not item:
+                self._eof = True
+                break
+            self._buf += item
+        if n is None or n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        self.reader.close()  # interrupts a read stalled on the network
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> Prefetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def fetch_small(session: Session, repo: str, desc: Descriptor, limit: int) -> bytes:

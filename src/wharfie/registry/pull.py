@@ -22,7 +22,7 @@ from wharfie.oci import digest as dg
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.reference import Reference
 from wharfie.registry import manifest as mf
-from wharfie.registry.blobreader import BlobReader, fetch_small
+from wharfie.registry.blobreader import BlobReader, Prefetcher, fetch_small
 from wharfie.registry.blobsources import BlobSource, BlobSources
 from wharfie.registry.progress import Emit, Progress
 from wharfie.registry.session import Session, error_for
@@ -129,31 +129,32 @@ class LayerFetch:
                 self.progress.layer("Verifying Checksum", ident)
                 self.progress.layer("Download complete", ident)
 
-        with BlobReader(self.plan.session, self.plan.ref.path, desc, downloaded) as reader:
-            hashed = HashingReader(reader)  # type: ignore[arg-type]
+        with Prefetcher(BlobReader(self.plan.session, self.plan.ref.path, desc, downloaded)) as reader:
             try:
-                row = self.images.layers.ingest(hashed, parent, diff_id, self.lease,  # type: ignore[arg-type]
+                row = self.images.layers.ingest(reader, parent, diff_id, self.lease,  # type: ignore[arg-type]
                                                 BlobExpectation(desc.digest, desc.size))
             except DigestMismatch as e:
                 raise DigestMismatch(f"filesystem layer verification failed for digest {desc.digest}: {e}") from None
             except InvalidArgument as e:
-                _explain_bad_layer(hashed, desc, e)
+                self._explain_bad_layer(desc, e)
                 raise
         self.progress.bytes("Extracting", ident, desc.size, desc.size, force=True)
         self.progress.layer("Pull complete", ident)
         return row.chain_id
 
-
-def _explain_bad_layer(hashed: HashingReader, desc: mf.Descriptor, error: Exception) -> None:
-    """A layer that failed to decompress or extract: when the blob does not even match its
-    digest, say that (the registry sent the wrong bytes) rather than the codec's complaint."""
-    try:
-        hashed.drain()
-    except Exception:  # noqa: BLE001 - the original error is the one to report
-        return
-    if hashed.digest != desc.digest:
-        raise DigestMismatch(f"filesystem layer verification failed for digest {desc.digest}: "
-                             f"got {hashed.digest}") from error
+    def _explain_bad_layer(self, desc: mf.Descriptor, error: Exception) -> None:
+        """A layer that failed to decompress or extract: when the blob does not even match its
+        digest, say so (the registry sent the wrong bytes) rather than the codec's complaint.
+        Only this failure path pays for fetching the blob again to hash it."""
+        try:
+            with BlobReader(self.plan.session, self.plan.ref.path, desc) as again:
+                hashed = HashingReader(again)  # type: ignore[arg-type]
+                hashed.drain()
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            return
+        if hashed.digest != desc.digest:
+            raise DigestMismatch(f"filesystem layer verification failed for digest {desc.digest}: "
+                                 f"got {hashed.digest}") from error
 
 
 def run(plan: PullPlan, images: ImageService, sources: BlobSources, emit: Emit | None) -> PullResult:
