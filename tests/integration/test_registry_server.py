@@ -203,8 +203,8 @@ def test_put_without_or_with_bad_digest(http: httpx.Client) -> None:
     assert r.status_code == 400 and code(r) == "DIGEST_INVALID"
     r = http.put(loc, params={"digest": "sha256:zz"})
     assert r.status_code == 400 and code(r) == "DIGEST_INVALID"
-    r = http.head("/v2/nd/blobs/sha512:" + "a" * 128)
-    assert r.status_code == 405
+    r = http.get("/v2/nd/blobs/sha512:" + "a" * 128)
+    assert r.status_code == 400 and code(r) == "UNSUPPORTED"
 
 
 def test_cancel_upload(http: httpx.Client, reg: RegistryServer) -> None:
@@ -524,6 +524,34 @@ def test_gc_deletes_unreferenced_blobs(http: httpx.Client, reg: RegistryServer) 
         for layer in json.loads(body)["layers"]:
             assert c.head(f"/v2/keep/blobs/{layer['digest']}").status_code == 200
         assert not (reg.root / "repositories" / "keep" / "_layers" / orphan[7:]).exists()
+
+
+def test_gc_delete_untagged_keeps_what_tags_reach(http: httpx.Client, reg: RegistryServer) -> None:
+    tagged, tbody = push_image(http, "u", "v1", seed=b"t")
+    child, cbody = push_image(http, "u", "child", seed=b"c")
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": child, "size": len(cbody)}]}).encode()
+    http.put("/v2/u/manifests/multi", content=index, headers={"Content-Type": OCI_INDEX})
+    http.delete("/v2/u/manifests/child")  # the child is now reached only through the index
+    sig = image_manifest(b"{}", [], artifactType="application/vnd.example.sig",
+                         subject={"mediaType": OCI_MANIFEST, "digest": tagged, "size": len(tbody)})
+    push_blob(http, "u", b"{}")
+    http.put(f"/v2/u/manifests/{sha(sig)}", content=sig, headers={"Content-Type": OCI_MANIFEST})
+    loose, lbody = push_image(http, "u", "loose", seed=b"l")
+    http.delete("/v2/u/manifests/loose")  # untagged and unreachable
+    reg.stop()
+    out = subprocess.run([str(BIN / "wharfie"), "registry", "gc", "--delete-untagged", "--root",
+                          str(reg.root)], capture_output=True, text=True, check=True).stdout
+    assert f"deleted untagged manifest u@{loose}" in out
+    assert out.count("untagged manifest") == 1
+    reg.start()
+    with httpx.Client(base_url=reg.url) as c:
+        for digest in (tagged, child, sha(index), sha(sig)):
+            assert c.get(f"/v2/u/manifests/{digest}").status_code == 200
+        assert c.get(f"/v2/u/manifests/{loose}").status_code == 404
+        for layer in json.loads(lbody)["layers"]:
+            assert c.head(f"/v2/u/blobs/{layer['digest']}").status_code == 404
+        assert len(c.get(f"/v2/u/referrers/{tagged}").json()["manifests"]) == 1
 
 
 # -- auth and TLS --------------------------------------------------------------------------

@@ -47,8 +47,11 @@ def run_gc(cli: Cli, opts: Options, args: list[str]) -> int:
 
     _logging(opts.log_level)
     with root_lock(Path(opts.root)):
-        report = collect(Storage(opts.root), dry_run=opts.dry_run)
+        report = collect(Storage(opts.root), dry_run=opts.dry_run,
+                         delete_untagged=opts.delete_untagged)
     verb = "would delete" if opts.dry_run else "deleted"
+    for ref in report.untagged:
+        cli.out.write(f"{verb} untagged manifest {ref}\n")
     for digest in report.deleted:
         cli.out.write(f"{verb} {digest}\n")
     cli.out.write(f"{len(report.deleted)} blob(s) {verb}, {report.freed} bytes; "
@@ -82,6 +85,8 @@ def registry_gc_command() -> Command:
         flags=[
             Flag("root", "", "string", "Directory holding the registry's data", default=DEFAULT_ROOT),
             Flag("dry-run", "", "bool", "Only list what would be deleted"),
+            Flag("delete-untagged", "", "bool",
+                 "Also delete manifests no tag reaches (index children and referrers are kept)"),
             Flag("log-level", "", "string", "Log level (debug, info, warning, error)",
                  default="warning"),
         ],

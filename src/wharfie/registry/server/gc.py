@@ -4,7 +4,8 @@ Mark: every manifest revision of every repository, plus the config, layers and c
 manifests it names. Sweep: every other blob, then the repository links that pointed at a
 deleted blob. A blob younger than `grace` seconds is kept: it may belong to a push whose
 manifest has not arrived yet (the offline `wharfie registry gc` holds the root lock, so no push
-can be in flight and grace defaults to 0 there). Blocking; runs in a worker thread.
+can be in flight and grace defaults to 0 there). With `delete_untagged`, manifests no tag
+reaches are deleted first, like the reference registry's `--delete-untagged`. Blocking.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ log = logging.getLogger("wharfie.registry.gc")
 @dataclass
 class Report:
     marked: int = 0
+    untagged: list[str] = field(default_factory=list)  # repo@digest manifests removed
     deleted: list[str] = field(default_factory=list)
     freed: int = 0
 
@@ -43,9 +45,35 @@ def mark(storage: Storage) -> set[str]:
     return live
 
 
-def collect(storage: Storage, grace: float = 0.0, dry_run: bool = False) -> Report:
+def untagged(storage: Storage, repo: str) -> list[str]:
+    """Manifests of `repo` no tag reaches, directly, as an index's child, or as a referrer of
+    a reachable manifest (signatures and SBOMs stay with their image)."""
+    reachable: set[str] = set()
+    stack = [storage.resolve(repo, tag)[0] for tag in storage.tags(repo)]
+    while stack:
+        digest = stack.pop()
+        if digest in reachable:
+            continue
+        reachable.add(digest)
+        stack.extend(storage.referrer_digests(repo, digest))
+        try:
+            stack.extend(parse_manifest(storage.read_manifest(digest), "").manifests)
+        except (RegistryError, WharfieError):
+            continue
+    return sorted(set(storage.revisions(repo)) - reachable)
+
+
+def collect(storage: Storage, grace: float = 0.0, dry_run: bool = False,
+            delete_untagged: bool = False) -> Report:
+    report = Report()
+    if delete_untagged:
+        for repo in storage.repositories():
+            for digest in untagged(storage, repo):
+                report.untagged.append(f"{repo}@{digest}")
+                if not dry_run:
+                    storage.delete_manifest(repo, digest)
     live = mark(storage)
-    report = Report(marked=len(live))
+    report.marked = len(live)
     cutoff = time.time() - grace
     for digest in list(storage.blobs.digests()):
         if digest in live:

@@ -34,5 +34,5 @@ def check_digest(digest: str) -> str:
     if DIGEST_RE.match(digest):
         return digest
     if ANY_DIGEST_RE.match(digest) and not digest.startswith("sha256:"):
-        raise RegistryError("UNSUPPORTED", f"unsupported digest algorithm: {digest!r}")
+        raise RegistryError("UNSUPPORTED", f"unsupported digest algorithm: {digest!r}", status=400)
     raise RegistryError("DIGEST_INVALID", f"invalid digest: {digest!r}")

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wharfie.content.store import ContentStore
+from wharfie.errors import WharfieError
 from wharfie.oci import digest as dg
 from wharfie.registry.server.errors import RegistryError
 from wharfie.registry.server.manifests import Manifest, referrer_descriptor
@@ -203,11 +204,11 @@ class Storage:
 
     def referrers(self, name: str, subject: str, artifact_type: str = "") -> list[dict[str, object]]:
         out = []
-        for digest in self._referrer_digests(name, subject):
+        for digest in self.referrer_digests(name, subject):
             try:
                 media_type = self._revision(name, digest).read_text()
                 data = self.read_manifest(digest)
-            except (FileNotFoundError, RegistryError):
+            except (FileNotFoundError, RegistryError, WharfieError):
                 continue  # deleted meanwhile
             m = parse_manifest(data, media_type)
             if artifact_type and m.artifact_type != artifact_type:
@@ -215,7 +216,7 @@ class Storage:
             out.append(referrer_descriptor(m, digest, len(data)))
         return out
 
-    def _referrer_digests(self, name: str, subject: str) -> Iterator[str]:
+    def referrer_digests(self, name: str, subject: str) -> Iterator[str]:
         d = self.repo(name) / "_referrers" / dg.hex_of(subject)
         if d.is_dir():
             for p in sorted(d.iterdir()):
