@@ -146,6 +146,20 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str]], dict[str, str]]] = 
         },
         {},
     ),
+    "network": (
+        "Manage networks",
+        {
+            "connect": (_C + "network:network_connect_command", "Connect a container to a network"),
+            "create": (_C + "network:network_create_command", "Create a network"),
+            "disconnect": (_C + "network:network_disconnect_command", "Disconnect a container from a network"),
+            "inspect": (_C + "network:network_inspect_command",
+                        "Display detailed information on one or more networks"),
+            "ls": (_C + "network:network_ls_command", "List networks"),
+            "prune": (_C + "network:network_prune_command", "Remove all unused networks"),
+            "rm": (_C + "network:network_rm_command", "Remove one or more networks"),
+        },
+        {"list": "ls", "remove": "rm"},
+    ),
     "volume": (
         "Manage volumes",
         {
