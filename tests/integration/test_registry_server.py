@@ -501,6 +501,19 @@ def test_second_server_on_same_root_is_refused(reg: RegistryServer) -> None:
     assert p.returncode != 0 and b"in use" in p.stderr
 
 
+def test_bad_startup_options_are_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "md5").write_text("bob:$apr1$abc$def\n")
+    cases = [(["--listen", "nowhere"], "invalid --listen"),
+             (["--htpasswd", str(tmp_path / "md5")], "only bcrypt"),
+             (["--htpasswd", str(tmp_path / "missing")], "No such file"),
+             (["--tls-cert", "/etc/hostname", "--tls-key", "/etc/hostname"], "cannot load --tls-cert"),
+             (["--tls-cert", "/etc/hostname"], "go together")]
+    for args, message in cases:
+        p = subprocess.run([str(BIN / "wharfie"), "registry", "serve", "--root", str(tmp_path / "r"),
+                            "--listen", "127.0.0.1:0", *args], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and message in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)
+
+
 # -- garbage collection --------------------------------------------------------------------
 
 def test_gc_deletes_unreferenced_blobs(http: httpx.Client, reg: RegistryServer) -> None:
@@ -583,6 +596,11 @@ def test_htpasswd_file_made_by_apache_htpasswd(tmp_path: Path) -> None:
     with RegistryServer(tmp_path / "reg", htpasswd=path) as reg:
         assert httpx.get(reg.url + "/v2/", auth=("carol", "pw")).status_code == 200
         assert httpx.get(reg.url + "/v2/", auth=("carol", "nope")).status_code == 401
+        # edits are picked up while serving; a broken file keeps the last good users
+        subprocess.run(["htpasswd", "-Bb", str(path), "dave", "pw2"], check=True, capture_output=True)
+        assert httpx.get(reg.url + "/v2/", auth=("dave", "pw2")).status_code == 200
+        path.write_text("garbage\n")
+        assert httpx.get(reg.url + "/v2/", auth=("carol", "pw")).status_code == 200
 
 
 # -- interop: skopeo -----------------------------------------------------------------------

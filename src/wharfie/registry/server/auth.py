@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 from pathlib import Path
 
 from wharfie.registry.server.errors import RegistryError
+
+log = logging.getLogger("wharfie.registry")
 
 REALM = "wharfie-registry"
 
@@ -51,11 +54,18 @@ class Htpasswd:
         self._reload()
 
     def _reload(self) -> None:
-        mtime = os.stat(self.path).st_mtime
-        if mtime != self._mtime:
-            self._users = parse_htpasswd(self.path.read_text())
-            self._ok.clear()
-            self._mtime = mtime
+        """Pick up edits to the file; a file that vanished or broke keeps the last good users
+        (the first load, in __init__, raises instead)."""
+        try:
+            mtime = os.stat(self.path).st_mtime
+            if mtime != self._mtime:
+                self._users = parse_htpasswd(self.path.read_text())
+                self._ok.clear()
+                self._mtime = mtime
+        except (OSError, ValueError) as e:
+            if not self._mtime:
+                raise
+            log.warning("keeping the previous htpasswd users: %s", e)
 
     def check(self, header: str) -> str:
         """Blocking. The user name for a valid `Authorization` header, else UNAUTHORIZED."""

@@ -63,8 +63,18 @@ def root_lock(root: Path) -> Iterator[None]:
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as e:
+        raise InvalidArgument(f"cannot load --tls-cert {cert} / --tls-key {key}: {e}") from None
     return ctx
+
+
+def load_htpasswd(path: str) -> Htpasswd:
+    try:
+        return Htpasswd(path)
+    except (OSError, ValueError) as e:
+        raise InvalidArgument(f"cannot use --htpasswd {path}: {e}") from None
 
 
 async def serve(cfg: Config, on_ready: Callable[[str], None] | None = None) -> None:
@@ -78,7 +88,7 @@ async def serve(cfg: Config, on_ready: Callable[[str], None] | None = None) -> N
         temps, sessions = storage.recover(), uploads.purge_all()
         if temps or sessions:
             log.info("recovered: removed %d temp file(s), %d interrupted upload(s)", temps, sessions)
-        htpasswd = Htpasswd(cfg.htpasswd) if cfg.htpasswd else None
+        htpasswd = load_htpasswd(cfg.htpasswd) if cfg.htpasswd else None
         registry = Registry(storage, uploads, htpasswd)
         ctx = tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
         conns: set[asyncio.Task[None]] = set()
@@ -92,7 +102,10 @@ async def serve(cfg: Config, on_ready: Callable[[str], None] | None = None) -> N
             finally:
                 conns.discard(task)
 
-        server = await asyncio.start_server(on_client, host, port, ssl=ctx, reuse_address=True)
+        try:
+            server = await asyncio.start_server(on_client, host, port, ssl=ctx, reuse_address=True)
+        except OSError as e:
+            raise InvalidArgument(f"cannot listen on {cfg.listen}: {e.strerror or e}") from None
         bound = server.sockets[0].getsockname()
         url = f"{'https' if ctx else 'http'}://{_hostport(bound[0], bound[1])}"
         log.info("wharfie registry serving %s on %s", cfg.root, url)
