@@ -27,3 +27,24 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def go_duration(ns: int) -> str:
+    """Go's ``time.Duration.String``: ``300ms``, ``1.5s``, ``1m30s``, ``2h0m0s``."""
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-" if ns < 0 else ""), abs(ns)
+    for limit, unit, name in ((1_000, 1, "ns"), (1_000_000, 1_000, "µs"), (1_000_000_000, 1_000_000, "ms")):
+        if ns < limit:
+            return sign + _decimal(ns, unit) + name
+    h, rem = divmod(ns, 3600 * 10**9)
+    m, rem = divmod(rem, 60 * 10**9)
+    s = _decimal(rem, 10**9) + "s"
+    return sign + (f"{h}h{m}m{s}" if h else f"{m}m{s}" if m else s)
+
+
+def _decimal(value: int, unit: int) -> str:
+    whole, frac = divmod(value, unit)
+    if not frac:
+        return str(whole)
+    return f"{whole}." + f"{frac:0{len(str(unit)) - 1}d}".rstrip("0")

@@ -361,3 +361,48 @@ def test_exec_errors_after_the_upgrade_reach_the_client(docker) -> None:
 def test_ulimits_are_applied(docker) -> None:
     out = docker.ok("run", "--rm", "--ulimit", "nofile=512:1024", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn")
     assert out.split() == ["512", "1024"]
+
+
+def _health(docker, cid: str) -> dict:  # type: ignore[no-untyped-def]
+    return json.loads(docker.ok("inspect", cid))[0]["State"]["Health"]
+
+
+def _until(pred, timeout: float = 15):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    return pred()
+
+
+def test_health_checks(docker, daemon: WharfieDaemon) -> None:
+    """--health-*: starting → healthy → unhealthy after Retries failures, shown by ps (status and
+    the health filter), inspect (Log with output) and events; a slow probe is killed at Timeout."""
+    since = str(int(time.time()))
+    cid = docker.ok("run", "-d", "--health-cmd", "cat /tmp/ok", "--health-interval", "300ms",
+                    "--health-retries", "2", "busybox", "sh", "-c", "sleep 1; echo fine > /tmp/ok; sleep 300").strip()
+    try:
+        assert "(health: starting)" in docker.ok("ps", "--filter", f"id={cid}", "--format", "{{.Status}}")
+        assert _until(lambda: _health(docker, cid)["Status"] == "healthy")
+        log = _health(docker, cid)["Log"]
+        assert log[-1]["ExitCode"] == 0 and log[-1]["Output"] == "fine\n" and len(log) <= 5
+        assert "(healthy)" in docker.ok("ps", "--filter", f"id={cid}", "--format", "{{.Status}}")
+        docker.ok("exec", cid, "rm", "/tmp/ok")
+        assert _until(lambda: _health(docker, cid)["Status"] == "unhealthy")
+        health = _health(docker, cid)
+        assert health["FailingStreak"] >= 2 and health["Log"][-1]["ExitCode"] == 1
+        assert docker.ok("ps", "-q", "--no-trunc", "--filter", "health=unhealthy").split() == [cid]
+        events = docker.ok("events", "--since", since, "--until", str(int(time.time()) + 1),
+                           "--filter", f"container={cid}", "--format", "{{.Action}}").splitlines()
+        assert "health_status: healthy" in events and "health_status: unhealthy" in events
+    finally:
+        docker.ok("rm", "-f", cid)
+    slow = docker.ok("run", "-d", "--health-cmd", "sleep 10", "--health-interval", "200ms",
+                     "--health-timeout", "300ms", "busybox", "sleep", "300").strip()
+    try:
+        entry = _until(lambda: (_health(docker, slow).get("Log") or [None])[-1])
+        assert entry["ExitCode"] == -1 and "Health check exceeded timeout (300ms)" in entry["Output"]
+    finally:
+        docker.ok("rm", "-f", slow)

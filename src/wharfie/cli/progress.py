@@ -52,15 +52,9 @@ def _progress_string(p: dict[str, Any], width: int) -> str:
 
 
 def _go_duration(seconds: int) -> str:
-    if seconds <= 0:
-        return "0s"
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    if h:
-        return f"{h}h{m}m{s}s"
-    if m:
-        return f"{m}m{s}s"
-    return f"{s}s"
+    from wharfie.units import go_duration
+
+    return go_duration(max(seconds, 0) * 10**9)
 
 
 def _display(msg: dict[str, Any], out: IO[str], is_terminal: bool, width: int) -> None:

@@ -179,7 +179,10 @@ def status_text(doc: Doc, now: float | None = None) -> str:
         return f"Restarting ({st['ExitCode']}) {human_duration(now - parse_time(st['FinishedAt']))} ago"
     if st.get("Running"):
         up = f"Up {human_duration(now - parse_time(st['StartedAt']))}"
-        return up + " (Paused)" if st.get("Paused") else up
+        if st.get("Paused"):
+            return up + " (Paused)"
+        health = (st.get("Health") or {}).get("Status")
+        return f"{up} (health: starting)" if health == "starting" else f"{up} ({health})" if health else up
     if st.get("Status") == "removing":
         return "Removal In Progress"
     if st.get("Dead"):

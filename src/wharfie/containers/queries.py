@@ -117,7 +117,7 @@ def _matches(svc: ContainerService, d: Doc, f: dict[str, list[str]]) -> bool:
         ("network", lambda v: v in (d["NetworkSettings"].get("Networks") or {}) or d["HostConfig"].get("NetworkMode") == v),
         ("expose", lambda v: v in (d["Config"].get("ExposedPorts") or {}) or f"{v}/tcp" in (d["Config"].get("ExposedPorts") or {})),
         ("is-task", lambda v: v == "false"),
-        ("health", lambda v: v == "none"),
+        ("health", lambda v: v == ((d["State"].get("Health") or {}).get("Status") or "none")),
         ("isolation", lambda v: v in ("", "default")),
         ("publish", lambda v: False),
     ]

@@ -261,14 +261,19 @@ class ContainerService:
         self.watchers[cid] = asyncio.ensure_future(self._watcher(cid))
 
     async def _watcher(self, cid: str) -> None:
+        from wharfie.containers import health
+
         client = self.shim(cid)
         info: dict[str, Any] | None = None
+        checks = asyncio.ensure_future(health.monitor(self, cid))  # for as long as it runs
         try:
             info = await client.request({"op": "wait"}, timeout=None)
         except (NotFound, OSError, ValueError):
             info = _read_exit(self.state_dir(cid))
         except asyncio.CancelledError:
             return
+        finally:
+            checks.cancel()
         if info is None or "exit_code" not in info:
             info = _read_exit(self.state_dir(cid)) or {"exit_code": 255, "oom_killed": False,
                                                          "finished_at": model.now_rfc3339()}

@@ -140,14 +140,14 @@ def exec_record(svc: ContainerService, eid: str) -> dict[str, Any]:
     return rec
 
 
-def _exec_process(svc: ContainerService, rec: dict[str, Any]) -> dict[str, Any]:
-    """The exec's OCI process: the container's, with the exec's command, env, user, cwd."""
+def exec_process(svc: ContainerService, cid: str, body: dict[str, Any]) -> dict[str, Any]:
+    """An exec's OCI process: the container's, with the exec's command, env, user, cwd
+    (`body` as in `POST /containers/{id}/exec`)."""
     import json
 
     from wharfie.containers.specbuilder import resolve_user
 
-    doc = svc.get(rec["ContainerID"])
-    body = rec["_body"]
+    doc = svc.get(cid)
     with open(os.path.join(svc.state_dir(doc["Id"]), "config.json")) as fh:
         spec = json.load(fh)
     process = dict(spec["process"])
@@ -178,7 +178,7 @@ async def exec_start(svc: ContainerService, eid: str, detach: bool, tty: bool | 
         raise Conflict(f"container {doc['Id']} is not running")
     rec["_started"] = True
     try:
-        process = await asyncio.to_thread(_exec_process, svc, rec)
+        process = await asyncio.to_thread(exec_process, svc, rec["ContainerID"], rec["_body"])
     except WharfieError as e:  # after the 101 the error can only go down the stream
         rec.update(Running=False, ExitCode=126)
         if client is None:
