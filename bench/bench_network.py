@@ -126,6 +126,18 @@ def private_dockerd_with_bridge(base: Path) -> tuple[subprocess.Popen[bytes], st
     return None
 
 
+def drop_docker_rules() -> None:
+    """dockerd leaves its iptables rules behind on exit: remove those naming our bridge/subnet."""
+    import ipaddress
+
+    subnet = str(ipaddress.IPv4Interface(DOCKER_BIP).network)
+    for table in ("filter", "nat"):
+        out = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("-A ") and (DOCKER_BRIDGE in line or subnet in line):
+                subprocess.run(["iptables", "-t", table, "-D", *line.split()[1:]], capture_output=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=1000)
@@ -158,6 +170,7 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(30)
                 subprocess.run(["ip", "link", "del", DOCKER_BRIDGE], capture_output=True)
+                drop_docker_rules()
         else:
             print("dockerd: not installed (apt-get install docker.io for a side-by-side run)")
         print(f"{a.requests} requests, {a.concurrency} at a time, bulk {a.mb} MB, through 127.0.0.1:PORT")
