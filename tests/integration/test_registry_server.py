@@ -486,6 +486,7 @@ def test_server_killed_during_upload(http: httpx.Client, reg: RegistryServer) ->
         time.sleep(0.3)
         reg.kill()
     assert os.listdir(reg.root / "uploads")  # the staging file is there after the crash…
+    (reg.root / "ingest" / "0123abcd").write_bytes(b"half a manifest")  # as a crash mid-commit leaves
     reg.start()
     with httpx.Client(base_url=reg.url) as c:
         assert leftovers(reg) == []  # …and gone after the restart
@@ -721,10 +722,21 @@ def dockerd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
             proc.kill()
             proc.wait(10)
         log.close()
+        _kill_processes_under(base)  # a containerd that outlived a stuck dockerd
         with open("/proc/self/mountinfo") as fh:
             mounts = [line.split()[4] for line in fh if line.split()[4].startswith(str(base))]
         for m in sorted(mounts, key=len, reverse=True):
             subprocess.run(["umount", "-l", m], capture_output=True)
+
+
+def _kill_processes_under(base: Path) -> None:
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if str(base).encode() in fh.read():
+                    os.kill(int(pid), 9)
+        except (OSError, ProcessLookupError):
+            pass
 
 
 def docker(env: dict[str, str], *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
