@@ -313,6 +313,12 @@ def test_restart_keeps_networking_and_published_ports(tmp_path: Path, busybox_ar
         assert fetch(port) == f"hello from {web[:12]}\n"
         assert lookup(docker, "keepclient", "keepweb") == [addr]
         assert docker.ok("port", "keepweb").strip() == f"80/tcp -> 127.0.0.1:{port}"
+        d.kill9()  # a crash, not a clean stop: the same on the way back
+        assert fetch(port) == f"hello from {web[:12]}\n"
+        d.start()
+        assert lookup(docker, "keepclient", "keepweb") == [addr]
+        assert docker.ok("exec", "keepclient", "wget", "-q", "-O-", f"http://{addr}:80/index.html") == \
+            f"hello from {web[:12]}\n"
         # the port is still reserved by the new daemon, and a new container gets a new address
         r = docker("run", "-d", "--name", "clash", "-p", f"127.0.0.1:{port}:80", "busybox", *HTTPD)
         assert r.rc != 0 and "already allocated" in r.err

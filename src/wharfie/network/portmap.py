@@ -10,6 +10,7 @@ kernel choose ephemeral ports for `-P` / `-p 80`. After a restart the daemon bin
 from __future__ import annotations
 
 import socket
+import threading
 from dataclasses import dataclass
 
 from wharfie.errors import Conflict, InvalidArgument
@@ -76,6 +77,7 @@ class Reservations:
     def __init__(self) -> None:
         self.socks: dict[str, list[socket.socket]] = {}
         self.taken: dict[tuple[str, str, int], str] = {}  # (proto, ip, port) → owner
+        self.lock = threading.Lock()  # containers start in parallel worker threads
 
     def _clash(self, proto: str, ip: str, port: int, owner: str) -> str | None:
         for (p, i, n), who in self.taken.items():
@@ -94,6 +96,10 @@ class Reservations:
         return s
 
     def reserve(self, owner: str, proto: str, ip: str, rng: tuple[int, int]) -> int:
+        with self.lock:
+            return self._reserve(owner, proto, ip, rng)
+
+    def _reserve(self, owner: str, proto: str, ip: str, rng: tuple[int, int]) -> int:
         ip = ip or "0.0.0.0"
         if ":" in ip:
             raise InvalidArgument(f"IPv6 host addresses are not supported: {ip}")
@@ -124,9 +130,10 @@ class Reservations:
         raise Conflict(f"Bind for {ip}:{shown} failed: port is already allocated")
 
     def release(self, owner: str) -> None:
-        for s in self.socks.pop(owner, []):
-            s.close()
-        self.taken = {k: v for k, v in self.taken.items() if v != owner}
+        with self.lock:
+            for s in self.socks.pop(owner, []):
+                s.close()
+            self.taken = {k: v for k, v in self.taken.items() if v != owner}
 
 
 def ports_doc(bindings: list[Binding], exposed: dict[str, object] | None) -> dict[str, list[dict[str, str]] | None]:

@@ -20,6 +20,7 @@ import asyncio
 import ipaddress
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +104,8 @@ class NetworkService:
         self.events = events
         self.containers: Callable[[], list[Doc]] = list
         self.reservations = portmap.Reservations()
-        self.published: dict[str, Published] = {}
+        self.published: dict[str, Published] = {}  # guarded by rules_lock (worker threads)
+        self.rules_lock = threading.RLock()
         self.resolvers: dict[str, dns.Resolver] = {}
 
     # -- set-up ------------------------------------------------------------------------------
@@ -167,11 +169,12 @@ class NetworkService:
         bridge.ensure_bridge(d["_bridge"], cfg["Gateway"], ipaddress.IPv4Network(cfg["Subnet"]).prefixlen)
 
     def _apply_rules(self) -> None:
-        nets = [nat.NetRules(d["_bridge"], d["IPAM"]["Config"][0]["Subnet"], bool(d["Internal"]))
-                for d in self.store.all() if d["Driver"] == "bridge"]
-        rules = [nat.PortRule(b.proto, b.host_ip, b.host_port, p.address, b.port)
-                 for p in list(self.published.values()) if p.address for b in p.rules]
-        nat.apply(self.settings.table, nets, rules)
+        with self.rules_lock:
+            nets = [nat.NetRules(d["_bridge"], d["IPAM"]["Config"][0]["Subnet"], bool(d["Internal"]))
+                    for d in self.store.all() if d["Driver"] == "bridge"]
+            rules = [nat.PortRule(b.proto, b.host_ip, b.host_port, p.address, b.port)
+                     for p in self.published.values() if p.address for b in p.rules]
+            nat.apply(self.settings.table, nets, rules)
 
     # -- queries -----------------------------------------------------------------------------
     def get(self, ref: str) -> Doc:
@@ -485,8 +488,9 @@ class NetworkService:
         for key in hc.get("PortBindings") or {}:
             exposed.setdefault(key if "/" in key else f"{key}/tcp", {})
         doc["NetworkSettings"]["Ports"] = portmap.ports_doc(bindings, exposed)
-        self.published[cid] = Published(bindings, self._primary_address(doc))
-        self._apply_rules()
+        with self.rules_lock:
+            self.published[cid] = Published(bindings, self._primary_address(doc))
+            self._apply_rules()
 
     async def release(self, doc: Doc) -> None:
         """At exit (or a failed start): everything attach made, undone. Idempotent."""
@@ -503,11 +507,12 @@ class NetworkService:
 
         cid = doc["Id"]
         self.reservations.release(cid)
-        if self.published.pop(cid, None) is not None:
-            try:
-                self._apply_rules()
-            except WharfieError as e:
-                log.warning("could not update the nftables rules: %s", e)
+        with self.rules_lock:
+            if self.published.pop(cid, None) is not None:
+                try:
+                    self._apply_rules()
+                except WharfieError as e:
+                    log.warning("could not update the nftables rules: %s", e)
         ns = doc["NetworkSettings"]
         for ep in ns.get("Networks", {}).values():
             if ep.get("EndpointID"):
@@ -600,11 +605,12 @@ class NetworkService:
         self.store.release(net["Id"], doc["Id"])
         if net["Name"] == "bridge":
             doc["NetworkSettings"].update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="")
-        p = self.published.get(doc["Id"])
-        if p is not None and p.address == ep["IPAddress"]:
-            ep["IPAddress"] = ""
-            p.address = self._primary_address(doc)
-            self._apply_rules()
+        with self.rules_lock:
+            p = self.published.get(doc["Id"])
+            if p is not None and p.address == ep["IPAddress"]:
+                ep["IPAddress"] = ""
+                p.address = self._primary_address(doc)
+                self._apply_rules()
 
     # -- recovery --------------------------------------------------------------------------------
     async def restore(self, running: list[Doc]) -> None:
@@ -628,7 +634,8 @@ class NetworkService:
                             log.warning("container %s: port %s: %s", d["Id"][:12], hp, e)
                         rules.append(portmap.Binding(proto, b.get("HostIp") or "0.0.0.0", hp, port))
                 if rules:
-                    self.published[d["Id"]] = Published(rules, self._primary_address(d))
+                    with self.rules_lock:
+                        self.published[d["Id"]] = Published(rules, self._primary_address(d))
             self._apply_rules()
 
         await asyncio.to_thread(sync)
