@@ -65,6 +65,12 @@ class Request:
             raise InvalidArgument(f"invalid value for {name}: {raw!r}") from e
 
     # -- body ----------------------------------------------------------------------------
+    @property
+    def body_done(self) -> bool:
+        """True once the body has been read to its end (a handler that refuses a body it did
+        not read should close the connection rather than wait for it)."""
+        return self._body_done
+
     async def body_chunks(self) -> AsyncIterator[bytes]:
         while not self._body_done:
             event = await self._conn.next_event()

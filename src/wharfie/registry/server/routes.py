@@ -60,7 +60,7 @@ def error_response(e: RegistryError, req: Request) -> Response:
     headers: list[tuple[str, str]] = []
     if e.code == "UNAUTHORIZED":
         headers.append(challenge())
-    if _has_body(req) and not req._body_done:
+    if _has_body(req) and not req.body_done:
         headers.append(("Connection", "close"))
     return Response(e.status, e.body(), headers)
 
