@@ -406,3 +406,35 @@ def test_health_checks(docker, daemon: WharfieDaemon) -> None:
         assert entry["ExitCode"] == -1 and "Health check exceeded timeout (300ms)" in entry["Output"]
     finally:
         docker.ok("rm", "-f", slow)
+
+
+@pytest.mark.parametrize("cli", ["docker", "wharfie"])
+def test_diff_and_export(daemon: WharfieDaemon, tmp_path: Path, cli: str) -> None:
+    """`diff` lists A/C/D against the image (not the runtime's own mount targets); `export`
+    writes the container's filesystem, running or stopped, without its volumes."""
+    import tarfile
+
+    client = daemon.docker if cli == "docker" else daemon.wharfie
+    cid = client.ok("run", "-d", "-v", "/data", "busybox", "sh", "-c",
+                    "mkdir -p /tmp/new && echo x > /tmp/new/f && rm /bin/vi && echo v > /data/v && "
+                    "echo edited >> /etc/passwd && sleep 300").strip()
+    try:
+        deadline = time.monotonic() + 10
+        while "/etc/passwd" not in client.ok("diff", cid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        lines = client.ok("diff", cid).splitlines()
+        assert {"C /tmp", "A /tmp/new", "A /tmp/new/f", "D /bin/vi", "C /etc", "C /etc/passwd"} <= set(lines)
+        assert not [line for line in lines if line.split()[1].startswith(("/dev", "/proc", "/sys", "/data/",
+                                                                          "/etc/hosts", "/etc/resolv.conf"))]
+        for state in ("running", "stopped"):
+            out = tmp_path / f"{state}.tar"
+            client.ok("export", "-o", str(out), cid)
+            with tarfile.open(out) as tf:
+                names = set(tf.getnames())
+                assert "tmp/new/f" in names and "bin/sh" in names and "bin/vi" not in names
+                assert "data/v" not in names  # a volume is not the container's filesystem
+                assert tf.extractfile("etc/passwd").read().endswith(b"edited\n")  # type: ignore[union-attr]
+            client.ok("stop", "-t", "0", cid)
+        assert client("export", "no-such-container").rc != 0
+    finally:
+        client.ok("rm", "-f", cid)

@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logout": (_C + "login:logout_command", "Log out from a registry"),
     "logs": (_C + "logs:logs_command", "Fetch the logs of a container"),
     "pause": (_C + "pause:pause_command", "Pause all processes within one or more containers"),
+    "diff": (_C + "diff:diff_command", "Inspect changes to files or directories on a container's filesystem"),
+    "export": (_C + "export:export_command", "Export a container's filesystem as a tar archive"),
     "port": (
         _C + "port:port_command",
         "List port mappings or a specific mapping for the container",
@@ -88,7 +90,8 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str]], dict[str, str]]] = 
     "container": (
         "Manage containers",
         {
-            **_same("attach", "commit", "cp", "create", "exec", "kill", "logs", "pause", "port", "rename",
+            **_same("attach", "commit", "cp", "create", "diff", "exec", "export", "kill", "logs", "pause", "port",
+                    "rename",
                     "restart", "rm", "run", "start", "stats", "stop", "top", "unpause",
                     "update", "wait"),
             "inspect": (

@@ -388,3 +388,57 @@ def extract_archive(svc: ContainerService, ref: str, path: str, tar_path: str, n
         finally:
             os.close(fd)
 
+
+
+# -- docker diff / docker export ---------------------------------------------------------------
+CHANGE_MODIFIED, CHANGE_ADDED, CHANGE_DELETED = 0, 1, 2
+# What the runtime itself puts in the upper dir (mount targets); Docker keeps these in an
+# "-init" layer, so `docker diff` never lists them.
+_RUNTIME_PATHS = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv")
+_RUNTIME_TREES = ("/dev", "/proc", "/sys")
+
+
+def changes(svc: ContainerService, ref: str) -> list[dict[str, Any]]:
+    """`GET /containers/{id}/changes`: what the container's writable layer adds, changes and
+    deletes against its image (directories only when something below them changed)."""
+    doc = svc.get(ref)
+    upper = str(svc.rootfs.dir(doc["Id"]) / "diff")
+    lowers = [str(svc.images.snapshots.fs(c)) for c in reversed(doc["_wharfie"].get("chain") or [])]
+    found: dict[str, int] = {}
+    dirs: set[str] = set()
+    for top, dnames, fnames, tfd in os.fwalk(upper, follow_symlinks=False):
+        rel_top = "/" + os.path.relpath(top, upper).lstrip(".").lstrip("/")
+        for name in dnames + fnames:
+            path = os.path.join(rel_top, name)
+            st = os.stat(name, dir_fd=tfd, follow_symlinks=False)
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                found[path] = CHANGE_DELETED
+            elif any(os.path.lexists(low + path) for low in lowers):
+                found[path] = CHANGE_MODIFIED
+            else:
+                found[path] = CHANGE_ADDED
+            if stat.S_ISDIR(st.st_mode):
+                dirs.add(path)
+    keep = {p: k for p, k in found.items() if not _runtime_path(p)}
+    return [{"Path": p, "Kind": k} for p, k in sorted(keep.items())
+            if not (k == CHANGE_MODIFIED and p in dirs and not any(q.startswith(p + "/") for q in keep))]
+
+
+def _runtime_path(path: str) -> bool:
+    return path in _RUNTIME_PATHS or any(path == t or path.startswith(t + "/") for t in _RUNTIME_TREES)
+
+
+def export_rootfs(svc: ContainerService, ref: str, out: Any) -> None:
+    """`docker export`: the container's filesystem as one tar (its overlay, not its volumes)."""
+    doc = svc.get(ref)
+    path = svc.rootfs.mount(doc)
+    try:
+        dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+                _add_tree(tf, dfd, ".")
+        finally:
+            os.close(dfd)
+    finally:
+        if not svc.get(doc["Id"])["State"]["Running"]:
+            svc.rootfs.unmount(doc["Id"])

@@ -181,6 +181,16 @@ def register(router: Router, d: Daemon) -> None:
         body = thread_bytes(lambda out: queries.write_archive(svc, request.params["id"], path, out))
         return Response(200, body, [("X-Docker-Container-Path-Stat", header)], content_type="application/x-tar")
 
+    @router.route("GET", "/containers/{id}/changes")
+    async def changes(request: Request) -> Response:
+        return json_response(await asyncio.to_thread(queries.changes, svc, request.params["id"]) or None)
+
+    @router.route("GET", "/containers/{id}/export")
+    async def export(request: Request) -> Response:
+        svc.get(request.params["id"])  # a 404 before the 200
+        body = thread_bytes(lambda out: queries.export_rootfs(svc, request.params["id"], out))
+        return Response(200, body, content_type="application/octet-stream")
+
     @router.route("PUT", "/containers/{id}/archive")
     async def archive_put(request: Request) -> Response:
         path = request.arg("path")

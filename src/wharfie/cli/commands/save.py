@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from wharfie.cli.command import Cli, CLIError, Command, Flag, Options
 
@@ -73,14 +74,19 @@ def run_save(cli: Cli, opts: Options, args: list[str]) -> int:
     else:
         _check_output_path(output)
     platforms = [_encode_platform(opts.platform)] if opts.platform else []
-    resp = cli.client.image_save(args, platforms)
+    write_stream(cli, cli.client.image_save(args, platforms), output)
+    return 0
+
+
+def write_stream(cli: Cli, resp: Any, output: str) -> None:
+    """A streamed archive to stdout, or atomically to `output` (temp file, fsync, rename)."""
     with resp:
         if not output:
             sink = cli.out_binary
             for chunk in resp.iter_chunks():
                 sink.write(chunk)
             sink.flush()
-            return 0
+            return
         directory = os.path.dirname(os.path.abspath(output))
         import tempfile
 
@@ -99,7 +105,6 @@ def run_save(cli: Cli, opts: Options, args: list[str]) -> int:
             except OSError:
                 pass
             raise
-    return 0
 
 
 def save_command() -> Command:
