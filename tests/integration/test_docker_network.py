@@ -74,6 +74,12 @@ def test_publish_on_loopback_serves_the_host(docker) -> None:
         out = docker.ok("exec", "web1", "sh", "-c", "ip -4 route; tail -1 /etc/hosts")
         assert f"default via {bridge['Gateway']}" in out
         assert f"{bridge['IPAddress']}\t{cid[:12]}" in out
+        # hairpin: another container's published port through the host's bridge address
+        other = free_port()
+        docker.ok("run", "-d", "--name", "web1c", "-p", f"{other}:80", "busybox", *HTTPD)
+        got = docker.ok("exec", "web1", "wget", "-q", "-O-", f"http://{bridge['Gateway']}:{other}/index.html")
+        assert got.startswith("hello from")
+        docker.ok("rm", "-f", "web1c")
         # a second container asking for the same host port gets Docker's error
         r = docker("run", "-d", "--name", "web1b", "-p", f"127.0.0.1:{port}:80", "busybox", *HTTPD)
         assert r.rc != 0 and "port is already allocated" in r.err

@@ -105,6 +105,8 @@ def attach(bridge: str, sandbox: str, host_if: str, address: str, prefixlen: int
             finally:
                 os.close(fd)
             ipr.link("set", index=host_idx, state="up")
+            # hairpin: a container may reach itself through its own published port
+            _sysctl(f"/sys/class/net/{host_if}/brport/hairpin_mode", "1")
         except BaseException:
             ipr.link("del", index=host_idx)
             raise

@@ -55,6 +55,9 @@ def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
     lines += ["  }", "  chain postrouting {", "    type nat hook postrouting priority srcnat; policy accept;"]
     for n in nets:
         lines.append(f'    oifname "{n.bridge}" ip saddr 127.0.0.0/8 masquerade')
+        # hairpin: a container reaching a published port through a host address lands on its
+        # own bridge; answer from the gateway so the reply comes back the way it went
+        lines.append(f'    oifname "{n.bridge}" ip saddr {n.subnet} ct status dnat masquerade')
         if not n.internal:
             lines.append(f'    ip saddr {n.subnet} oifname != "{n.bridge}" masquerade')
     lines += ["  }", "  chain forward {", "    type filter hook forward priority filter; policy accept;"]

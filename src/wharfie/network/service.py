@@ -402,6 +402,9 @@ class NetworkService:
         except BaseException:
             await self.release(doc)
             raise
+        for name, ep in doc["NetworkSettings"]["Networks"].items():
+            self.events.publish("network", "connect", ep["NetworkID"], {"container": cid, "name": name,
+                                                                         "type": "bridge"})
         return self.sandbox(cid)
 
     def _joined(self, doc: Doc, ref: str) -> str:
@@ -500,7 +503,12 @@ class NetworkService:
         mode = doc["HostConfig"].get("NetworkMode") or "bridge"
         if mode in ("host", "none") or mode.startswith("container:"):
             return
+        attached = [(n, ep["NetworkID"]) for n, ep in doc["NetworkSettings"].get("Networks", {}).items()
+                    if ep.get("EndpointID")]
         await asyncio.to_thread(self._release_sync, doc)
+        for name, nid in attached:
+            self.events.publish("network", "disconnect", nid, {"container": doc["Id"], "name": name,
+                                                                "type": "bridge"})
 
     def _release_sync(self, doc: Doc) -> None:
         from wharfie.network import bridge
