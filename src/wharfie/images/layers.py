@@ -29,16 +29,18 @@ CHUNK = 1 << 20
 class HashingReader:
     """Wraps a stream, hashing (and optionally copying) every byte that is read through it."""
 
-    def __init__(self, inner: BinaryIO, sink: object | None = None) -> None:
+    def __init__(self, inner: BinaryIO, sink: object | None = None, hashing: bool = True) -> None:
         self.inner = inner
         self.sink = sink
         self.hasher = hashlib.sha256()
+        self.hashing = hashing  # off when someone else already hashes these bytes
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self.inner.read(n)
         if data:
-            self.hasher.update(data)
+            if self.hashing:
+                self.hasher.update(data)
             self.size += len(data)
             if self.sink is not None:
                 self.sink.write(data)  # type: ignore[attr-defined]
@@ -127,11 +129,12 @@ class LayerStore:
 
     def _ingest(self, stream: BinaryIO, parent: str | None, expected_diff: str | None,
                 blob: BlobExpectation | None, lease: set[str]) -> LayerRow:
-        raw = HashingReader(stream)
+        raw = HashingReader(stream, hashing=blob is not None)
         staging = self.snapshots.new_tmp()
         try:
             with self.content.writer(expected_diff) as tar_blob:
-                tee = HashingReader(open_decompressed(raw), sink=tar_blob)  # type: ignore[arg-type]
+                # The content writer hashes the tar (the diff ID): the tee only copies.
+                tee = HashingReader(open_decompressed(raw), sink=tar_blob, hashing=False)  # type: ignore[arg-type]
                 stats = apply_layer(tee, str(staging / "fs"), overlay=True, limits=self.limits)  # type: ignore[arg-type]
                 tee.drain()  # the end-of-archive padding belongs to the digest too
                 raw.drain()

@@ -40,13 +40,16 @@ class BlobReader:
         return True
 
     def read(self, n: int = -1) -> bytes:
-        want = self.desc.size if n is None or n < 0 else n
-        while len(self._buf) < want and self.pos + len(self._buf) < self.desc.size + 1:
-            chunk = self._next_chunk()
+        want = self.desc.size + 1 if n is None or n < 0 else n
+        parts, have = [self._buf], len(self._buf)
+        while have < want and self.pos + have < self.desc.size + 1:
+            chunk = self._next_chunk(self.pos + have)
             if not chunk:
                 break
-            self._buf += chunk
-        out, self._buf = self._buf[:want], self._buf[want:]
+            parts.append(chunk)
+            have += len(chunk)
+        joined = b"".join(parts) if len(parts) > 1 else parts[0]
+        out, self._buf = (joined, b"") if have <= want else (joined[:want], joined[want:])
         self.pos += len(out)
         if self.pos > self.desc.size:
             raise DigestMismatch(f"blob {self.desc.digest} is larger than its declared size {self.desc.size}")
@@ -54,8 +57,7 @@ class BlobReader:
             self.progress(len(out))
         return out
 
-    def _next_chunk(self) -> bytes:
-        offset = self.pos + len(self._buf)
+    def _next_chunk(self, offset: int) -> bytes:
         while True:
             if self._chunks is None:
                 if offset >= self.desc.size and offset > 0:
@@ -115,11 +117,15 @@ def _skipping(chunks: Iterator[bytes], skip: int) -> Iterator[bytes]:
         skip = 0
 
 
-class Prefetcher:
-    """Reads ahead of the consumer in a thread (bounded), so the network and the consumer's
-    decompression, hashing and extraction overlap on separate cores."""
+class LayerStream:
+    """A layer blob as its plain tar, produced ahead of the consumer in a thread.
 
-    _END = b""
+    The producer thread reads the blob from the registry, hashes it, decompresses it (gzip via
+    isal, zstd) and queues the tar (bounded); the consumer (the layer ingest: diff-ID hash,
+    content store, extraction) runs on another core. End-of-stream is delivered only after the
+    blob matched its descriptor's digest and size; otherwise the consumer gets the error instead,
+    so an unverified layer can never be committed.
+    """
 
     def __init__(self, reader: BlobReader, depth: int = 16, chunk: int = 1 << 20) -> None:
         self.reader, self.chunk = reader, chunk
@@ -127,7 +133,7 @@ class Prefetcher:
         self._stop = threading.Event()
         self._buf = b""
         self._eof = False
-        self._thread = threading.Thread(target=self._run, name="wharfie-prefetch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="wharfie-layer-stream", daemon=True)
         self._thread.start()
 
     def _put(self, item: bytes | BaseException) -> bool:
@@ -140,11 +146,25 @@ class Prefetcher:
         return False
 
     def _run(self) -> None:
+        from wharfie.archive.compression import open_decompressed
+        from wharfie.images.layers import HashingReader
+
         try:
+            raw = HashingReader(self.reader)  # type: ignore[arg-type]
+            plain = open_decompressed(raw)  # type: ignore[arg-type]
             while not self._stop.is_set():
-                data = self.reader.read(self.chunk)
-                if not self._put(data) or not data:
+                data = plain.read(self.chunk)
+                if not data:
+                    break
+                if not self._put(data):
                     return
+            raw.drain()  # trailing bytes belong to the digest too
+            desc = self.reader.desc
+            if raw.size != desc.size:
+                raise DigestMismatch(f"size mismatch for blob {desc.digest}: expected {desc.size} bytes, got {raw.size}")
+            if raw.digest != desc.digest:
+                raise DigestMismatch(f"layer blob digest mismatch: expected {desc.digest}, got {raw.digest}")
+            self._put(b"")
         except BaseException as e:  # handed to the consumer, raised there
             self._put(e)
 
@@ -172,7 +192,7 @@ class Prefetcher:
         self.reader.close()  # interrupts a read stalled on the network
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> Prefetcher:
+    def __enter__(self) -> LayerStream:
         return self
 
     def __exit__(self, *exc: object) -> None:

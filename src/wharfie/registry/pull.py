@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from wharfie.errors import DigestMismatch, Forbidden, InvalidArgument, NotFound, Unauthorized
-from wharfie.images.layers import BlobExpectation, HashingReader
+from wharfie.images.layers import HashingReader
 from wharfie.images.service import ImageService
 from wharfie.oci import digest as dg
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.reference import Reference
 from wharfie.registry import manifest as mf
-from wharfie.registry.blobreader import BlobReader, Prefetcher, fetch_small
+from wharfie.registry.blobreader import BlobReader, LayerStream, fetch_small
 from wharfie.registry.blobsources import BlobSource, BlobSources
 from wharfie.registry.progress import Emit, Progress
 from wharfie.registry.session import Session, error_for
@@ -129,10 +129,9 @@ class LayerFetch:
                 self.progress.layer("Verifying Checksum", ident)
                 self.progress.layer("Download complete", ident)
 
-        with Prefetcher(BlobReader(self.plan.session, self.plan.ref.path, desc, downloaded)) as reader:
-            try:
-                row = self.images.layers.ingest(reader, parent, diff_id, self.lease,  # type: ignore[arg-type]
-                                                BlobExpectation(desc.digest, desc.size))
+        with LayerStream(BlobReader(self.plan.session, self.plan.ref.path, desc, downloaded)) as tar:
+            try:  # the stream verifies the blob's digest and size before its end-of-file
+                row = self.images.layers.ingest(tar, parent, diff_id, self.lease)  # type: ignore[arg-type]
             except DigestMismatch as e:
                 raise DigestMismatch(f"filesystem layer verification failed for digest {desc.digest}: {e}") from None
             except InvalidArgument as e:
