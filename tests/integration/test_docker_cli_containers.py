@@ -438,3 +438,31 @@ def test_diff_and_export(daemon: WharfieDaemon, tmp_path: Path, cli: str) -> Non
         assert client("export", "no-such-container").rc != 0
     finally:
         client.ok("rm", "-f", cid)
+
+
+def test_system_df(daemon: WharfieDaemon, sdk) -> None:  # type: ignore[no-untyped-def]
+    """`system df`: the API's sizes and counts, rendered the same by docker and wharfie."""
+    vol = "df-vol"
+    daemon.docker.ok("volume", "create", vol)
+    cid = daemon.docker.ok("run", "-d", "-v", f"{vol}:/v", "busybox", "sh", "-c",
+                           "head -c 100000 /dev/zero > /v/blob; head -c 5000 /dev/zero > /big; sleep 300").strip()
+    try:
+        du: dict = {}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            du = sdk.df()
+            vols = {v["Name"]: v for v in du["Volumes"]}
+            if vols[vol]["UsageData"]["Size"] >= 100000:
+                break
+            time.sleep(0.1)
+        assert vols[vol]["UsageData"] == {"Size": 100000, "RefCount": 1}
+        mine = [c for c in du["Containers"] if c["Id"] == cid][0]
+        assert mine["SizeRw"] >= 5000 and mine["State"] == "running"
+        busybox = [i for i in du["Images"] if "busybox:latest" in i["RepoTags"]][0]
+        assert busybox["Containers"] >= 1 and du["LayersSize"] >= busybox["Size"] > 0
+        ours, theirs = daemon.wharfie.ok("system", "df"), daemon.docker.ok("system", "df")
+        assert ours == theirs
+        assert theirs.splitlines()[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    finally:
+        daemon.docker.ok("rm", "-f", cid)
+        daemon.docker.ok("volume", "rm", vol)

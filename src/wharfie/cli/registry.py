@@ -135,6 +135,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str]], dict[str, str]]] = 
     "system": (
         "Manage wharfie",
         {
+            "df": (_C + "system_df:df_command", "Show wharfie disk usage"),
             "events": (_C + "events:system_events_command", COMMANDS["events"][1]),
             "info": (_C + "info:system_info_command", COMMANDS["info"][1]),
         },

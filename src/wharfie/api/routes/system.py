@@ -46,6 +46,14 @@ def register(router: Router, d: Daemon) -> None:
     async def info(request: Request) -> Response:
         return json_response(await asyncio.to_thread(system_info, d))
 
+    @router.route("GET", "/system/df")
+    async def disk_usage(request: Request) -> Response:
+        from wharfie.api.server import version_tuple
+        from wharfie.usage import disk_usage
+
+        return json_response(await asyncio.to_thread(disk_usage, d.images, d.containers, d.volumes,
+                                                     version_tuple(request.api_version), request.args("type")))
+
     @router.route("GET", "/events")
     async def events(request: Request) -> Response:
         return Response(200, event_stream(d, request))
