@@ -108,8 +108,16 @@ def test_port_range_and_udp(docker) -> None:
     docker.ok("run", "-d", "--name", "udp1", "-p", f"127.0.0.1:{a}:53/udp", "busybox", "sleep", "60")
     try:
         assert docker.ok("port", "udp1").strip() == f"53/udp -> 127.0.0.1:{a}"
+        # a host range for one container port: the first free one of the range is taken
+        docker.ok("run", "-d", "--name", "rng1", "-p", f"127.0.0.1:{a}-{a + 20}:53/udp", "busybox", "sleep", "60")
+        got = int(docker.ok("port", "rng1", "53/udp").strip().rsplit(":", 1)[1])
+        assert a < got <= a + 20
+        # ranges on both sides map port to port
+        b = free_port()
+        docker.ok("run", "-d", "--name", "rng2", "-p", f"127.0.0.1:{b}-{b + 1}:80-81", "busybox", "sleep", "60")
+        assert docker.ok("port", "rng2").splitlines() == [f"80/tcp -> 127.0.0.1:{b}", f"81/tcp -> 127.0.0.1:{b + 1}"]
     finally:
-        cleanup(docker, "udp1")
+        cleanup(docker, "udp1", "rng1", "rng2")
 
 
 def test_user_network_name_alias_and_short_id(docker) -> None:
@@ -204,6 +212,8 @@ def test_network_host_sees_the_hosts_interfaces(docker) -> None:
     assert set(out.split()) == set(os.listdir("/sys/class/net"))
     info = docker.ok("run", "--rm", "--network", "host", "busybox", "hostname")
     assert info.strip() == os.uname().nodename
+    r = docker("run", "--rm", "--network", "host", "-p", "1:1", "busybox", "true")
+    assert r.rc == 0 and "WARNING: Published ports are discarded when using host network mode" in r.err
 
 
 def test_container_mode_shares_the_namespace(docker) -> None:

@@ -135,7 +135,7 @@ class ContainerService:
         doc = model.new_doc(cid, full_name, image.id, cfg, host)
         warnings: list[str] = []
         if self.network is not None:
-            self.network.plan(doc, body.get("NetworkingConfig"))
+            warnings += self.network.plan(doc, body.get("NetworkingConfig"))
             doc["_wharfie"]["embedded_dns"] = self.network.uses_embedded_dns(doc)
         cdir = self.root / cid
         cdir.mkdir(mode=0o710)

@@ -335,10 +335,14 @@ class NetworkService:
         return gone
 
     # -- container endpoints -------------------------------------------------------------------
-    def plan(self, doc: Doc, networking: dict[str, Any] | None) -> None:
-        """At create: check the mode and record `NetworkSettings.Networks` (no addresses yet)."""
+    def plan(self, doc: Doc, networking: dict[str, Any] | None) -> list[str]:
+        """At create: check the mode and record `NetworkSettings.Networks` (no addresses yet).
+        Returns the create warnings."""
         hc = doc["HostConfig"]
         mode = hc.get("NetworkMode") or "bridge"
+        warnings = []
+        if (mode == "host" or mode.startswith("container:")) and (hc.get("PortBindings") or hc.get("PublishAllPorts")):
+            warnings.append("Published ports are discarded when using host network mode")
         if mode == "default":
             mode = hc["NetworkMode"] = "bridge"
         endpoints = dict(((networking or {}).get("EndpointsConfig")) or {})
@@ -348,7 +352,7 @@ class NetworkService:
             if not mode[len("container:"):]:
                 raise InvalidArgument("invalid network mode: container: needs a container")
             doc["NetworkSettings"]["Networks"] = {}
-            return
+            return warnings
         net = self.get(mode)
         if mode != net["Name"]:
             mode = hc["NetworkMode"] = net["Name"] if not net["Id"].startswith(mode) else mode
@@ -364,6 +368,7 @@ class NetworkService:
                 raise InvalidArgument(f"container cannot be connected to network {other['Name']} and {net['Name']}")
             out[other["Name"]] = self._endpoint_config(doc, other, cfg or {})
         doc["NetworkSettings"]["Networks"] = out
+        return warnings
 
     def _endpoint_config(self, doc: Doc, net: Doc, cfg: dict[str, Any]) -> Doc:
         aliases = list(cfg.get("Aliases") or [])
@@ -491,9 +496,16 @@ class NetworkService:
         for key in hc.get("PortBindings") or {}:
             exposed.setdefault(key if "/" in key else f"{key}/tcp", {})
         doc["NetworkSettings"]["Ports"] = portmap.ports_doc(bindings, exposed)
+        if not bindings:
+            return  # the rules don't change: no nft run for a container that publishes nothing
         with self.rules_lock:
             self.published[cid] = Published(bindings, self._primary_address(doc))
-            self._apply_rules()
+            try:
+                self._apply_rules()
+            except BaseException:
+                self.published.pop(cid, None)
+                self.reservations.release(cid)
+                raise
 
     async def release(self, doc: Doc) -> None:
         """At exit (or a failed start): everything attach made, undone. Idempotent."""
@@ -644,7 +656,10 @@ class NetworkService:
                 if rules:
                     with self.rules_lock:
                         self.published[d["Id"]] = Published(rules, self._primary_address(d))
-            self._apply_rules()
+            try:
+                self._apply_rules()
+            except WharfieError as e:  # e.g. nft missing: containers still run, ports don't
+                log.error("could not install the nftables rules: %s", e)
 
         await asyncio.to_thread(sync)
         for d in running:
