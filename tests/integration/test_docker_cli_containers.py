@@ -466,3 +466,20 @@ def test_system_df(daemon: WharfieDaemon, sdk) -> None:  # type: ignore[no-untyp
     finally:
         daemon.docker.ok("rm", "-f", cid)
         daemon.docker.ok("volume", "rm", vol)
+
+
+def test_system_prune(daemon: WharfieDaemon) -> None:
+    """`system prune -f`: stopped containers (and with --volumes, anonymous volumes) go, with
+    docker's sections and total; the prompt lists what will go."""
+    daemon.docker.ok("run", "-v", "/anon", "busybox", "true")
+    cid = daemon.docker.ok("ps", "-aq", "--no-trunc", "--filter", "status=exited").split()
+    assert cid
+    vols = json.loads(daemon.docker.ok("inspect", cid[0]))[0]["Mounts"]
+    out = daemon.wharfie.ok("system", "prune", "-f", "--volumes")
+    assert out.startswith("Deleted Containers:\n") and f"{cid[0]}\n\n" in out
+    assert f"Deleted Volumes:\n{vols[0]['Name']}\n\n" in out
+    assert out.splitlines()[-1].startswith("Total reclaimed space: ")
+    assert daemon.docker.ok("ps", "-aq", "--filter", "status=exited") == ""
+    assert daemon.wharfie.ok("system", "prune", "-f") == daemon.docker.ok("system", "prune", "-f")
+    asked = daemon.wharfie("system", "prune", input="n\n")
+    assert asked.rc == 0 and "  - all stopped containers\n" in asked.out and "[y/N]" in asked.out

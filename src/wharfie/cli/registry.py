@@ -138,6 +138,7 @@ MANAGEMENT: dict[str, tuple[str, dict[str, tuple[str, str]], dict[str, str]]] = 
             "df": (_C + "system_df:df_command", "Show wharfie disk usage"),
             "events": (_C + "events:system_events_command", COMMANDS["events"][1]),
             "info": (_C + "info:system_info_command", COMMANDS["info"][1]),
+            "prune": (_C + "prune:system_prune_command", "Remove unused data"),
         },
         {},
     ),

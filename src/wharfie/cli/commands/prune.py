@@ -90,3 +90,62 @@ def container_prune_command() -> Command:
         args=("none", 0),
         run=run_container_prune,
     )
+
+
+def system_prune_warning(all_images: bool, volumes: bool) -> str:
+    items = ["all stopped containers", "all networks not used by at least one container"]
+    if volumes:
+        items.append("all anonymous volumes not used by at least one container")
+    items.append("all images without at least one container associated to them" if all_images
+                 else "all dangling images")
+    items.append("all build cache" if all_images else "unused build cache")
+    return ("WARNING! This will remove:\n" + "".join(f"  - {i}\n" for i in items)
+            + "\nAre you sure you want to continue?")
+
+
+def run_system_prune(cli: Cli, opts: Options, args: list[str]) -> int:
+    """docker's `system prune`: each prune in turn, a section per kind that removed anything."""
+    from wharfie.cli.formatter import human_size
+
+    if not opts.force and not confirm(cli, system_prune_warning(opts.all, opts.volumes)):
+        return 0
+    filters = {k: list(v) for k, v in opts.filter.items()}
+    reclaimed = 0
+    report = cli.client.containers_prune(filters) or {}
+    _section(cli, "Deleted Containers:", report.get("ContainersDeleted"))
+    reclaimed += int(report.get("SpaceReclaimed") or 0)
+    nets = cli.client.request("POST", "/networks/prune").json() or {}
+    _section(cli, "Deleted Networks:", nets.get("NetworksDeleted"))
+    if opts.volumes:
+        vols = cli.client.volumes_prune(filters) or {}
+        _section(cli, "Deleted Volumes:", vols.get("VolumesDeleted"))
+        reclaimed += int(vols.get("SpaceReclaimed") or 0)
+    images = cli.client.images_prune({**filters, "dangling": ["false" if opts.all else "true"]}) or {}
+    _section(cli, "Deleted Images:", [f"untagged: {i['Untagged']}" if i.get("Untagged") else f"deleted: {i.get('Deleted', '')}"
+                                      for i in images.get("ImagesDeleted") or []])
+    reclaimed += int(images.get("SpaceReclaimed") or 0)
+    cache = cli.client.build_prune(opts.all, filters) or {}
+    _section(cli, "Deleted build cache objects:", cache.get("CachesDeleted"))
+    reclaimed += int(cache.get("SpaceReclaimed") or 0)
+    cli.out.write(f"Total reclaimed space: {human_size(reclaimed)}\n")
+    return 0
+
+
+def _section(cli: Cli, title: str, items: list[str] | None) -> None:
+    if items:
+        cli.out.write(title + "\n" + "".join(f"{i}\n" for i in items) + "\n")
+
+
+def system_prune_command() -> Command:
+    return Command(
+        use="prune [OPTIONS]",
+        short="Remove unused data",
+        flags=[
+            Flag("all", "a", "bool", "Remove all unused images not just dangling ones"),
+            Flag("filter", "", "filter", 'Provide filter values (e.g. "label=<key>=<value>")'),
+            Flag("force", "f", "bool", "Do not prompt for confirmation"),
+            Flag("volumes", "", "bool", "Prune anonymous volumes"),
+        ],
+        args=("none", 0),
+        run=run_system_prune,
+    )
