@@ -24,6 +24,7 @@ from wharfie.oci.reference import Reference
 from wharfie.registry import manifest as mf
 from wharfie.registry import pull as pl
 from wharfie.registry import push as ps
+from wharfie.registry import tags
 from wharfie.registry.authconfig import AuthConfig
 from wharfie.registry.blobsources import BlobSources
 from wharfie.registry.endpoints import Endpoint, RegistryConfig
@@ -91,6 +92,13 @@ class RegistryService:
              emit: Emit | None = None) -> str:
         """Pull `name` (tag or digest; "latest" by default) and return the image ID."""
         return self.run_pull(self.prepare_pull(name, platform, auth), emit).image_id
+
+    def list_tags(self, name: str, auth: AuthConfig | None = None) -> list[str]:
+        """Every tag of a repository (`docker pull --all-tags`), following `Link` pagination."""
+        ref = reference.parse(name)
+        ep = self._push_endpoint(ref)
+        session = self.session(ep, ref.path, auth or AuthConfig(), "pull")
+        return tags.list_tags(session, ref)
 
     # -- push ----------------------------------------------------------------------------
     def push_targets(self, name: str, tag: str) -> list[ps.PushTarget]:

@@ -33,16 +33,25 @@ def request_auth(request: Request) -> AuthConfig:
 
 
 async def pull(d: Daemon, request: Request) -> Response:
-    """`POST /images/create?fromImage=…`: resolve first (HTTP errors), then stream progress."""
+    """`POST /images/create?fromImage=…`: resolve first (HTTP errors), then stream progress.
+    Without a tag (`docker pull --all-tags`) every tag of the repository is pulled."""
     name = pull_reference(request.arg("fromImage"), request.arg("tag"))
     platform = request.arg("platform")
     auth = request_auth(request)
     await request.drain()
     registry = d.registry
-    plan = await asyncio.to_thread(registry.prepare_pull, name, platform, auth)
+    ref = reference.parse(name)
+    names = [name]
+    if ref.tag is None and ref.digest is None:
+        names = [str(ref.with_tag(t)) for t in await asyncio.to_thread(registry.list_tags, name, auth)]
+        if not names:
+            raise InvalidArgument(f"no tags found for {ref.familiar_name}")
+    plan = await asyncio.to_thread(registry.prepare_pull, names[0], platform, auth)
 
     def job(emit: Callable[[Message], None]) -> None:
         registry.run_pull(plan, emit)
+        for other in names[1:]:
+            registry.run_pull(registry.prepare_pull(other, platform, auth), emit)
 
     return Response(200, json_messages(job))
 
