@@ -247,7 +247,11 @@ class Daemon:
                 loop.add_signal_handler(sig, stop.set)
             log.info("wharfied %s ready (data root %s)", __version__, self.config.data_root)
             self.events.publish("daemon", "start", self.daemon_id, {"name": os.uname().nodename})
+            # Make the registry client now, in a worker: routes and the builder may touch
+            # `self.registry` on the loop, and its first use imports httpx.
+            warm = loop.run_in_executor(None, lambda: self.registry)
             await stop.wait()
+            await warm
             log.info("shutting down")
         finally:
             await self.containers.shutdown()

@@ -32,6 +32,11 @@ def request_auth(request: Request) -> AuthConfig:
     return decode_header(request.headers.get("x-registry-auth"))
 
 
+async def registry_service(d: Daemon) -> Any:
+    """The daemon's registry service; made (httpx import, one SQLite write) off the loop."""
+    return await asyncio.to_thread(lambda: d.registry)
+
+
 async def pull(d: Daemon, request: Request) -> Response:
     """`POST /images/create?fromImage=…`: resolve first (HTTP errors), then stream progress.
     Without a tag (`docker pull --all-tags`) every tag of the repository is pulled."""
@@ -39,7 +44,7 @@ async def pull(d: Daemon, request: Request) -> Response:
     platform = request.arg("platform")
     auth = request_auth(request)
     await request.drain()
-    registry = d.registry
+    registry = await registry_service(d)
     ref = reference.parse(name)
     names = [name]
     if ref.tag is None and ref.digest is None:
@@ -61,7 +66,7 @@ def register(router: Router, d: Daemon) -> None:
     async def push(request: Request) -> Response:
         auth = request_auth(request)
         await request.drain()
-        registry = d.registry
+        registry = await registry_service(d)
         targets = await asyncio.to_thread(registry.push_targets, request.params["name"], request.arg("tag"))
 
         def job(emit: Callable[[Message], None]) -> None:
@@ -75,7 +80,7 @@ def register(router: Router, d: Daemon) -> None:
         if body is None:
             raise InvalidArgument("missing auth configuration")
         cfg = AuthConfig.from_json(body)
-        status = await asyncio.to_thread(d.registry.login, cfg)
+        status = await asyncio.to_thread(lambda: d.registry.login(cfg))
         return json_response({"Status": status, "IdentityToken": ""})
 
     @router.route("GET", "/images/search")
@@ -84,11 +89,11 @@ def register(router: Router, d: Daemon) -> None:
         if not term:
             raise InvalidArgument("search term is required")
         limit = request.int_arg("limit", 25)
-        results: list[dict[str, Any]] = await asyncio.to_thread(d.registry.search, term, limit,
-                                                                request_auth(request))
+        auth = request_auth(request)
+        results: list[dict[str, Any]] = await asyncio.to_thread(lambda: d.registry.search(term, limit, auth))
         return json_response(results)
 
     @router.route("GET", "/distribution/{name:path}/json")
     async def distribution(request: Request) -> Response:
-        return json_response(await asyncio.to_thread(d.registry.distribution_inspect, request.params["name"],
-                                                     request_auth(request)))
+        name, auth = request.params["name"], request_auth(request)
+        return json_response(await asyncio.to_thread(lambda: d.registry.distribution_inspect(name, auth)))
