@@ -96,3 +96,19 @@ def test_daemon_answers_during_a_slow_pull(daemon: WharfieDaemon) -> None:
         assert worst < 0.5, f"/_ping took {worst:.3f}s during the pull"
     daemon.docker.ok("rmi", name)
     assert os.path.isdir(daemon.data_root)
+
+
+def test_login_against_a_token_server(daemon: WharfieDaemon) -> None:
+    import base64
+
+    with HostileRegistry("token") as reg:
+        r = daemon.docker("login", "-u", "tok-user", "--password-stdin", reg.host, input="pw\n").ok()
+        assert "Login Succeeded" in r.out
+        sent = [h.get("Authorization", "") for m, p, h in reg.requests if p.startswith("/token")]
+        assert "Basic " + base64.b64encode(b"tok-user:pw").decode() in sent
+        # the stored credentials travel in X-Registry-Auth and reach the token server on pull
+        daemon.docker.ok("pull", f"{reg.host}/{REPO}:latest")
+        sent = [h.get("Authorization", "") for m, p, h in reg.requests if p.startswith("/token")]
+        assert sent.count("Basic " + base64.b64encode(b"tok-user:pw").decode()) >= 2
+        daemon.docker.ok("logout", reg.host)
+        daemon.docker.ok("rmi", f"{reg.host}/{REPO}:latest")
