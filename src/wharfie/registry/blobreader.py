@@ -132,6 +132,7 @@ class LayerStream:
         self._q: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._buf = b""
+        self._off = 0
         self._eof = False
         self._thread = threading.Thread(target=self._run, name="wharfie-layer-stream", daemon=True)
         self._thread.start()
@@ -171,21 +172,33 @@ class LayerStream:
     def readable(self) -> bool:
         return True
 
+    def _next(self) -> bool:
+        """Make the next queued chunk current; False at end of stream."""
+        if self._eof:
+            return False
+        item = self._q.get()
+        if isinstance(item, BaseException):
+            self._eof = True
+            raise item
+        if not item:
+            self._eof = True
+            return False
+        self._buf, self._off = item, 0
+        return True
+
     def read(self, n: int = -1) -> bytes:
-        while not self._eof and (n is None or n < 0 or len(self._buf) < n):
-            item = self._q.get()
-            if isinstance(item, BaseException):
-                self._eof = True
-                raise item
-            if not item:
-                self._eof = True
+        """Up to `n` bytes (all that is left for n < 0); short only at end of stream. Slices the
+        current chunk by offset: small reads (tar headers) never copy the rest of it."""
+        want = (1 << 62) if n is None or n < 0 else n
+        parts: list[bytes] = []
+        while want > 0:
+            if self._off >= len(self._buf) and not self._next():
                 break
-            self._buf += item
-        if n is None or n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+            piece = self._buf[self._off:self._off + want]
+            self._off += len(piece)
+            want -= len(piece)
+            parts.append(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
         self._stop.set()
