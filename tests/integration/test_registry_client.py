@@ -213,3 +213,19 @@ def test_login_with_htpasswd(daemon: WharfieDaemon, make_registry: Callable[...,
     assert sdk.login("alice", "s3cret", registry=reg.host)["Status"] == "Login Succeeded"
     with pytest.raises(Exception, match="401|nauthorized"):
         sdk.login("alice", "nope", registry=reg.host, reauth=True)
+
+
+def test_tls_registry_with_a_self_signed_certificate(daemon: WharfieDaemon, loaded: str,
+                                                     tmp_path: Path) -> None:
+    """A loopback registry is insecure by default: HTTPS without certificate checks (then HTTP)."""
+    if not _has_wharfie_server():
+        pytest.skip("needs `wharfie registry serve` (TLS)")
+    from support.registry import RegistryServer, make_cert
+
+    with RegistryServer(tmp_path / "tls", tls=make_cert(tmp_path)) as reg:
+        assert reg.url.startswith("https://")
+        name = f"{reg.host}/tls/bb:1"
+        daemon.docker.ok("tag", "busybox", name)
+        assert "1: digest: sha256:" in daemon.docker.ok("push", name)
+        daemon.docker.ok("rmi", name)
+        assert "Status: Downloaded newer image" in daemon.docker.ok("pull", name)
