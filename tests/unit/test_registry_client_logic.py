@@ -188,3 +188,24 @@ elif action == "erase":
     assert credentials.get("reg.example")["username"] == "carol"
     assert credentials.erase("reg.example")
     assert credentials.get("reg.example") == {}
+
+
+def test_daemon_registry_flags_and_daemon_json(tmp_path: Path) -> None:
+    from wharfie.daemon import parse_args
+
+    flags = parse_args(["--insecure-registry", "10.0.0.0/8", "--insecure-registry", "myreg:5000",
+                        "--registry-mirror", "https://mirror.example"] + _no_config(tmp_path))
+    assert flags.insecure_registries == ["10.0.0.0/8", "myreg:5000"]
+    assert flags.registry_mirrors == ["https://mirror.example"]
+    daemon_json = tmp_path / "daemon.json"
+    daemon_json.write_text(json.dumps({"insecure-registries": ["r:5000"], "registry-mirrors": ["http://m"]}))
+    from_file = parse_args(["--config-file", str(daemon_json)])
+    assert from_file.insecure_registries == ["r:5000"] and from_file.registry_mirrors == ["http://m"]
+    with pytest.raises(InvalidArgument, match="insecure-registries"):
+        parse_args(["--config-file", str(daemon_json), "--insecure-registry", "x:1"])
+
+
+def _no_config(tmp_path: Path) -> list[str]:
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    return ["--config-file", str(empty)]
