@@ -74,6 +74,8 @@ def test_publish_on_loopback_serves_the_host(docker) -> None:
         out = docker.ok("exec", "web1", "sh", "-c", "ip -4 route; tail -1 /etc/hosts")
         assert f"default via {bridge['Gateway']}" in out
         assert f"{bridge['IPAddress']}\t{cid[:12]}" in out
+        stats = json.loads(docker.ok("stats", "--no-stream", "--format", "{{json .}}", "web1"))
+        assert stats["NetIO"] != "0B / 0B"  # counters of the container's eth0
         # hairpin: another container's published port through the host's bridge address
         other = free_port()
         docker.ok("run", "-d", "--name", "web1c", "-p", f"{other}:80", "busybox", *HTTPD)

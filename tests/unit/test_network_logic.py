@@ -121,3 +121,14 @@ def test_nft_ruleset() -> None:
     assert 'ip saddr 10.2.0.0/24 oifname != "br1" masquerade' not in text  # internal: no way out
     assert 'iifname "br0" oifname { "br1" } reject' in text
     assert 'oifname "br0" ip saddr 127.0.0.0/8 masquerade' in text
+
+
+def test_net_dev_counters() -> None:
+    from wharfie.network import netstats
+
+    text = ("Inter-|   Receive                                                |  Transmit\n"
+            " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+            "    lo:     100       2    0    0    0     0          0         0      100       2    0    0    0     0       0          0\n"
+            "  eth0:    1500      10    1    2    0     0          0         0      700       5    0    3    0     0       0          0\n")
+    assert netstats.parse(text) == {"eth0": {"rx_bytes": 1500, "rx_packets": 10, "rx_errors": 1, "rx_dropped": 2,
+                                             "tx_bytes": 700, "tx_packets": 5, "tx_errors": 0, "tx_dropped": 3}}

@@ -213,6 +213,10 @@ def _stats_once(doc: Doc, pre: dict[str, Any] | None) -> dict[str, Any]:
         precpu_stats=(pre or {}).get("cpu_stats", {"cpu_usage": {"total_usage": 0}}),
         networks={},
     )
+    if doc["HostConfig"].get("NetworkMode") != "host" and doc["State"].get("Pid"):
+        from wharfie.network import netstats
+
+        base["networks"] = netstats.of_pid(int(doc["State"]["Pid"]))
     return base
 
 
