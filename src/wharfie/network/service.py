@@ -436,7 +436,11 @@ class NetworkService:
         ns["SandboxID"] = secrets.token_hex(32)
         first = True
         for name, ep in ns["Networks"].items():
-            self._connect_endpoint(doc, self.get(ep.get("NetworkID") or name), ep, default_route=first)
+            try:
+                net = self.get(ep.get("NetworkID") or name)
+            except NotFound:  # re-created under the same name (the default one after --bip changed)
+                net = self.get(name)
+            self._connect_endpoint(doc, net, ep, default_route=first)
             first = False
         self._publish(doc)
 
