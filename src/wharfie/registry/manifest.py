@@ -96,8 +96,15 @@ def parse(data: bytes, content_type: str = "") -> ImageManifest | ImageIndex:
                          [descriptor(layer, "layer") for layer in layers])
 
 
+CONFIG_TYPES = {mt.DOCKER_CONFIG, mt.OCI_CONFIG, ""}
+
+
 def image_layers(manifest: ImageManifest) -> list[Descriptor]:
-    """The layers to download (foreign layers are skipped as Docker does); unknown types refused."""
+    """The layers to download (foreign layers are skipped as Docker does); unknown types refused,
+    and so are artifacts that are not container images (a Helm chart, a signature)."""
+    if manifest.config.media_type not in CONFIG_TYPES:
+        raise InvalidArgument(f'unsupported config media type "{manifest.config.media_type}": '
+                              "not a container image")
     out = []
     for layer in manifest.layers:
         if layer.media_type in FOREIGN_LAYERS:

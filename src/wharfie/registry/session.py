@@ -143,6 +143,12 @@ class Transport:
             errors.append(f'Get "{url}": {_status_line(resp)}')
         raise RegistryUnreachable("; ".join(errors))
 
+    def rechallenge(self, challenge: ch.Challenge) -> None:
+        """A request was answered with a different challenge than `/v2/`: use that one now."""
+        with self._lock:
+            if self._ping is not None:
+                self._ping = Ping(self._ping.base, challenge)
+
     def close(self) -> None:
         self.client.close()
 
@@ -215,16 +221,23 @@ class Session:
                 return self.client.send(req, stream=stream)
 
             resp = _with_retries(send, retryable)
-            if resp.status_code != 401 or fresh or not self._can_refresh(content):
+            if resp.status_code != 401 or fresh or not self._can_refresh(resp, content):
                 return resp
             resp.close()
             fresh = True
 
-    def _can_refresh(self, content: Any) -> bool:
-        """Retry a 401 once with fresh credentials, if the challenge is a token and the body is
-        replayable."""
+    def _can_refresh(self, resp: httpx.Response, content: Any) -> bool:
+        """Retry a 401 once with fresh credentials when that can help: a token (expired, or a
+        new scope) or a challenge that differs from what `/v2/` said (the registry changed its
+        auth since we first asked) — and only with a replayable body."""
+        if content is not None and not isinstance(content, bytes):
+            return False
+        said = ch.pick(ch.parse(resp.headers.get("www-authenticate", "")))
+        if said is not None and said != self.transport.ping().challenge:
+            self.transport.rechallenge(said)
+            return True
         chal = self.transport.ping().challenge
-        return chal is not None and chal.scheme == "bearer" and (content is None or isinstance(content, bytes))
+        return chal is not None and chal.scheme == "bearer"
 
     def authorization(self, refresh: bool = False) -> str | None:
         with self._lock:
