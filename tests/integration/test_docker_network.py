@@ -136,6 +136,7 @@ def test_user_network_name_alias_and_short_id(docker) -> None:
             assert lookup(docker, "client3", name) == [addr], name
         assert docker.ok("exec", "client3", "wget", "-q", "-O-", f"http://{addr}:80/index.html") == \
             f"hello from {web[:12]}\n"
+        assert "web3.appnet" in docker.ok("exec", "client3", "nslookup", addr)  # reverse (PTR)
         # names of containers elsewhere are not answered; the rest is forwarded upstream
         assert lookup(docker, "client3", "no-such-container-here") == []
         # the network's view

@@ -108,6 +108,10 @@ def test_dns_messages() -> None:
     assert fail is not None and fail[3] & 0x0F == 2
     with pytest.raises(dns.BadMessage):
         dns.parse_question(b"\0" * 5)
+    assert dns.reverse_address("4.3.2.10.in-addr.arpa") == "10.2.3.4"
+    assert dns.reverse_address("x.in-addr.arpa") is None and dns.reverse_address("example.com") is None
+    ptr = dns.answer(_query("4.3.2.10.in-addr.arpa", 12), ["web.appnet"])
+    assert ptr.endswith(b"\x03web\x06appnet\x00") and struct.unpack(">HHHHHH", ptr[:12])[3] == 1
 
 
 def test_nft_ruleset() -> None:

@@ -21,9 +21,10 @@ log = logging.getLogger("wharfie.network.dns")
 
 ADDRESS = "127.0.0.11"
 QTYPE_A = 1
+QTYPE_PTR = 12
 TTL = 600
 
-# qname (lower case, no trailing dot) → addresses, or None if not ours.
+# qname (lower case, no trailing dot) → addresses (A) or names (PTR), or None if not ours.
 Lookup = Callable[[str], list[str] | None]
 
 
@@ -62,12 +63,30 @@ def answer(msg: bytes, addresses: list[str], rcode: int = 0) -> bytes:
     rd = flags & 0x0100
     opcode = flags & 0x7800
     out_flags = 0x8000 | opcode | 0x0400 | rd | 0x0080 | rcode  # QR, AA, RD, RA
-    records = addresses if qtype == QTYPE_A else []
+    records = addresses if qtype in (QTYPE_A, QTYPE_PTR) else []
     head = struct.pack(">HHHHHH", ident, out_flags, 1, len(records), 0, 0)
     body = msg[12:end]
     for a in records:
-        body += struct.pack(">HHHIH", 0xC00C, QTYPE_A, 1, TTL, 4) + socket.inet_aton(a)
+        if qtype == QTYPE_PTR:
+            rdata = encode_name(a)
+            body += struct.pack(">HHHIH", 0xC00C, QTYPE_PTR, 1, TTL, len(rdata)) + rdata
+        else:
+            body += struct.pack(">HHHIH", 0xC00C, QTYPE_A, 1, TTL, 4) + socket.inet_aton(a)
     return head + body
+
+
+def encode_name(name: str) -> bytes:
+    return b"".join(bytes([len(p)]) + p.encode()[:63] for p in name.strip(".").split(".") if p) + b"\0"
+
+
+def reverse_address(qname: str) -> str | None:
+    """`4.3.2.1.in-addr.arpa` → `1.2.3.4` (None for anything else)."""
+    if not qname.endswith(".in-addr.arpa"):
+        return None
+    parts = qname[: -len(".in-addr.arpa")].split(".")
+    if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
+        return None
+    return ".".join(reversed(parts))
 
 
 def servfail(msg: bytes) -> bytes | None:
@@ -113,10 +132,15 @@ async def forward_tcp(query: bytes, servers: list[str]) -> bytes | None:
 
 async def resolve(query: bytes, lookup: Lookup, servers: Callable[[], list[str]], tcp: bool) -> bytes | None:
     try:
-        _ident, _flags, name, _qtype, _end = parse_question(query)
+        _ident, _flags, name, qtype, _end = parse_question(query)
     except BadMessage:
         return None
-    found = lookup(name.rstrip("."))
+    name = name.rstrip(".")
+    if qtype == QTYPE_PTR:
+        address = reverse_address(name)
+        found = lookup(f"ptr:{address}") if address else None
+    else:
+        found = lookup(name)
     if found is not None:
         return answer(query, found)
     reply = await (forward_tcp if tcp else forward_udp)(query, servers())

@@ -574,9 +574,14 @@ class NetworkService:
         nets = {ep["NetworkID"] for n, ep in me["NetworkSettings"]["Networks"].items()
                 if n not in BUILTIN and ep.get("EndpointID")}
         found: list[str] = []
+        reverse = name[4:] if name.startswith("ptr:") else ""
         for c in self.containers():
             for n, ep in (c["NetworkSettings"].get("Networks") or {}).items():
                 if ep.get("NetworkID") not in nets or not ep.get("IPAddress"):
+                    continue
+                if reverse:  # Docker answers `container.network` for a container's address
+                    if ep["IPAddress"] == reverse:
+                        found.append(f"{c['Name'].lstrip('/')}.{n}")
                     continue
                 names = {c["Name"].lstrip("/").lower(), c["Id"][:12], *(a.lower() for a in ep.get("Aliases") or [])}
                 if name in names or name in {f"{x}.{n.lower()}" for x in names}:
