@@ -158,13 +158,16 @@ def test_network_create_options_ls_prune(docker, daemon: WharfieDaemon) -> None:
     subnet = pool.replace(".0.0/16", ".200.0/24")
     gw = subnet.replace(".0/24", ".254")
     docker.ok("network", "create", "--subnet", subnet, "--gateway", gw, "--internal", "fixed")
-    docker.ok("network", "create", "spare")
+    docker.ok("network", "create", "--subnet", subnet.replace(".200.0/24", ".201.0/24"),
+              "--ip-range", subnet.replace(".200.0/24", ".201.64/26"), "spare")
     try:
         net = json.loads(docker.ok("network", "inspect", "fixed"))[0]
         assert net["IPAM"]["Config"] == [{"Subnet": subnet, "Gateway": gw}] and net["Internal"] is True
         ip = subnet.replace(".0/24", ".77")
         out = docker.ok("run", "--rm", "--network", "fixed", "--ip", ip, "busybox", "ip", "-4", "addr", "show", "eth0")
         assert f"inet {ip}/24" in out
+        out = docker.ok("run", "--rm", "--network", "spare", "busybox", "ip", "-4", "addr", "show", "eth0")
+        assert f"inet {subnet.replace('.200.0/24', '.201.65')}/24" in out  # from --ip-range
         r = docker("network", "create", "--subnet", subnet, "clash")
         assert r.rc != 0 and "overlaps" in r.err
         names = docker.ok("network", "ls", "--format", "{{.Name}} {{.Driver}}").splitlines()

@@ -38,6 +38,9 @@ def test_addresses_never_repeat_and_skip_gateway() -> None:
     with pytest.raises(Conflict):
         ipam.next_free(net, used)
     assert ipam.check_address(net, "10.5.0.6") == "10.5.0.6"
+    big = N("10.6.0.0/24")
+    assert ipam.next_free(big, {"10.6.0.1"}, N("10.6.0.128/25")) == "10.6.0.129"
+    assert ipam.next_free(big, {"10.6.0.1", "10.6.0.129"}, N("10.6.0.128/25")) == "10.6.0.130"
     for bad in ("10.5.0.0", "10.5.0.7", "10.6.0.1", "nope"):
         with pytest.raises(InvalidArgument):
             ipam.check_address(net, bad)

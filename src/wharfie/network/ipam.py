@@ -78,9 +78,9 @@ def check_address(subnet: IPv4Net, address: str, what: str = "address") -> str:
     return str(ip)
 
 
-def next_free(subnet: IPv4Net, used: set[str]) -> str:
-    """The lowest free host address (the gateway is among `used`)."""
-    for ip in subnet.hosts():
-        if str(ip) not in used:
+def next_free(subnet: IPv4Net, used: set[str], within: IPv4Net | None = None) -> str:
+    """The lowest free host address (the gateway is among `used`), inside `within` if given."""
+    for ip in (within or subnet).hosts():
+        if ip in subnet and ip not in (subnet.network_address, subnet.broadcast_address) and str(ip) not in used:
             return str(ip)
     raise Conflict(f"no available IPv4 addresses on this network's address pools: {subnet}")

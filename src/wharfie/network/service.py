@@ -273,6 +273,12 @@ class NetworkService:
                 raise InvalidArgument("a gateway needs a subnet (--subnet)")
             subnet = ipam.pick_subnet(self.settings.pools, others + bridge.routes_v4())
         gateway = ipam.check_address(subnet, cfg["Gateway"], "gateway") if cfg.get("Gateway") else ipam.default_gateway(subnet)
+        ip_range = ""
+        if cfg.get("IPRange"):
+            rng = ipam.parse_subnet(cfg["IPRange"]) if "/" in str(cfg["IPRange"]) else None
+            if rng is None or not rng.subnet_of(subnet):
+                raise InvalidArgument(f"invalid ip-range {cfg['IPRange']}: it must be a CIDR inside {subnet}")
+            ip_range = str(rng)
         nid = secrets.token_hex(32)
         options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
         br = options.get("com.docker.network.bridge.name") or f"br-{nid[:12]}"
@@ -281,6 +287,8 @@ class NetworkService:
         doc = self._doc(nid, name, "bridge", str(subnet), gateway, bool(body.get("Internal")),
                         {str(k): str(v) for k, v in (body.get("Labels") or {}).items()}, options, br)
         doc["Attachable"] = bool(body.get("Attachable"))
+        if ip_range:
+            doc["IPAM"]["Config"][0]["IPRange"] = ip_range
         self.store.insert(doc)
         try:
             self.store.lease(nid, gateway, "gateway")
@@ -456,8 +464,10 @@ class NetworkService:
             if not self.store.lease(net["Id"], address, cid):
                 raise Conflict(f"Address already in use: {address}")
         else:
+            pool = net["IPAM"]["Config"][0].get("IPRange")  # --ip-range: dynamic addresses from there
             for _ in range(64):
-                address = ipam.next_free(subnet, self.store.used(net["Id"]))
+                address = ipam.next_free(subnet, self.store.used(net["Id"]),
+                                         ipaddress.IPv4Network(pool) if pool else None)
                 if self.store.lease(net["Id"], address, cid):
                     break
             else:

@@ -69,10 +69,11 @@ def run_ls(cli: Cli, opts: Options, args: list[str]) -> int:
 def run_create(cli: Cli, opts: Options, args: list[str]) -> int:
     from wharfie.cli.containeropts import kv_map
 
-    subnets, gateways = list(opts.subnet), list(opts.gateway)
-    if len(gateways) > len(subnets):
+    subnets, gateways, ranges = list(opts.subnet), list(opts.gateway), list(opts.ip_range)
+    if len(gateways) > len(subnets) or len(ranges) > len(subnets):
         raise CLIError("every ip-range or gateway must have a corresponding subnet")
-    ipam = [{"Subnet": s, **({"Gateway": gateways[i]} if i < len(gateways) else {})}
+    ipam = [{"Subnet": s, **({"IPRange": ranges[i]} if i < len(ranges) else {}),
+             **({"Gateway": gateways[i]} if i < len(gateways) else {})}
             for i, s in enumerate(subnets)]
     body = {
         "Driver": opts.driver, "Scope": "", "EnableIPv6": True if opts.ipv6 else None,
@@ -160,6 +161,7 @@ def network_create_command() -> Command:
             Flag("ipv6", "", "bool", "Enable or disable IPv6 networking"),
             Flag("subnet", "", "list", "Subnet in CIDR format that represents a network segment", convert=str),
             Flag("gateway", "", "list", "IPv4 or IPv6 Gateway for the master subnet", convert=str),
+            Flag("ip-range", "", "list", "Allocate container ip from a sub-range", convert=str),
         ],
         args=("exact", 1), run=run_create,
     )
