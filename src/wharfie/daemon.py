@@ -20,10 +20,13 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wharfie import __version__
 from wharfie.errors import InvalidArgument, WharfieError
+
+if TYPE_CHECKING:
+    from wharfie.registry.service import RegistryService
 
 log = logging.getLogger("wharfied")
 
@@ -182,7 +185,7 @@ class Daemon:
         self._registry_lock = threading.Lock()
 
     @property
-    def registry(self) -> Any:
+    def registry(self) -> RegistryService:
         """The registry client service (`wharfie.registry.service.RegistryService`), made on first
         use so httpx is imported only by daemons that talk to registries. Blocking: call its
         methods from worker threads."""
