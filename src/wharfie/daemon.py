@@ -93,6 +93,9 @@ def parse_args(argv: list[str]) -> DaemonConfig:
         if attr in ("data_root", "exec_root", "pidfile"):
             value = Path(value).absolute()
         setattr(cfg, attr, value)
+    from wharfie.registry.endpoints import validate_mirror
+
+    cfg.registry_mirrors = [validate_mirror(m) for m in cfg.registry_mirrors]
     return cfg
 
 
@@ -186,9 +189,9 @@ class Daemon:
 
     @property
     def registry(self) -> RegistryService:
-        """The registry client service (`wharfie.registry.service.RegistryService`), made on first
-        use so httpx is imported only by daemons that talk to registries. Blocking: call its
-        methods from worker threads."""
+        """The registry client service, made on first use (the daemon warms it up in a worker
+        once it is ready; its import pulls in httpx). Blocking: call its methods from worker
+        threads."""
         with self._registry_lock:
             if self._registry is None:
                 from wharfie.registry.endpoints import RegistryConfig, validate_mirror
@@ -254,7 +257,7 @@ class Daemon:
             # `self.registry` on the loop, and its first use imports httpx.
             warm = loop.run_in_executor(None, lambda: self.registry)
             await stop.wait()
-            await warm
+            await asyncio.gather(warm, return_exceptions=True)
             log.info("shutting down")
         finally:
             await self.containers.shutdown()
