@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,8 +127,7 @@ class NetworkService:
         old = docs.get("bridge")
         if old is not None and (old["IPAM"]["Config"][0]["Subnet"] != str(net) or old.get("_bridge") != s.bridge):
             self.store.delete(old["Id"])  # --bip / --bridge changed: the default network follows
-            if old.get("_bridge") != s.bridge:
-                bridge.delete_link(old["_bridge"])
+            bridge.delete_link(old["_bridge"])
             old = None
         if old is None:
             clash = ipam.overlaps(net, [ipaddress.IPv4Network(d["IPAM"]["Config"][0]["Subnet"])
@@ -239,8 +240,6 @@ class NetworkService:
         from wharfie.network import bridge
 
         name = str(body["Name"])
-        import re
-
         if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
             raise InvalidArgument(f"invalid network name {name!r}")
         if name in BUILTIN:
@@ -321,8 +320,6 @@ class NetworkService:
         filters = flt.parse_filters(raw_filters)
         flt.validate(filters, {"label", "label!", "until"})
         gone = []
-        import time
-
         for d in self.store.all():
             if d["Name"] in BUILTIN or self._users(d["Id"]):
                 continue
@@ -420,7 +417,7 @@ class NetworkService:
                                                                          "type": "bridge"})
         return self.sandbox(cid)
 
-    def _joined(self, doc: Doc, ref: str) -> str:
+    def _joined(self, doc: Doc, ref: str) -> str | None:
         other = next((c for c in self.containers() if c["Id"] == ref or c["Name"] == "/" + ref
                       or (len(ref) >= 3 and c["Id"].startswith(ref))), None)
         if other is None:
@@ -429,7 +426,7 @@ class NetworkService:
             raise Conflict(f"cannot join network namespace of a non running container: container {other['Id']} is not running")
         mode = other["HostConfig"].get("NetworkMode") or ""
         if mode == "host":
-            return None  # type: ignore[return-value]
+            return None
         key = other["NetworkSettings"].get("SandboxKey") or ""
         if key:
             return key
