@@ -91,8 +91,10 @@ def test_publish_on_loopback_serves_the_host(docker) -> None:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2)
 
 
-def test_publish_all_and_port(docker) -> None:
-    docker.ok("run", "-d", "--name", "web2", "--expose", "80", "--expose", "9999/udp", "-P", "busybox", *HTTPD)
+def test_publish_all_and_port(docker, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nEXPOSE 80\n")
+    docker.ok("build", "-q", "-t", "exposing", str(tmp_path))
+    docker.ok("run", "-d", "--name", "web2", "--expose", "9999/udp", "-P", "exposing", *HTTPD)
     try:
         tcp = docker.ok("port", "web2", "80/tcp").split()[0]
         ip, _, port = tcp.rpartition(":")
@@ -103,6 +105,7 @@ def test_publish_all_and_port(docker) -> None:
         assert f"0.0.0.0:{port}->80/tcp" in ports and "->9999/udp" in ports
     finally:
         cleanup(docker, "web2")
+        docker("rmi", "exposing")
 
 
 def test_port_range_and_udp(docker) -> None:
