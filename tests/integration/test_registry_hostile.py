@@ -112,3 +112,15 @@ def test_login_against_a_token_server(daemon: WharfieDaemon) -> None:
         assert sent.count("Basic " + base64.b64encode(b"tok-user:pw").decode()) >= 2
         daemon.docker.ok("logout", reg.host)
         daemon.docker.ok("rmi", f"{reg.host}/{REPO}:latest")
+
+
+def test_failed_upload_is_retried(daemon: WharfieDaemon, busybox_archive: Path) -> None:
+    daemon.docker.ok("load", "-i", str(busybox_archive))
+    with HostileRegistry("flaky-upload") as reg:
+        name = f"{reg.host}/{REPO}:pushed"
+        daemon.docker.ok("tag", "busybox", name)
+        out = daemon.docker.ok("push", name)
+        assert "Pushed" in out and "pushed: digest: sha256:" in out
+        puts = [p for m, p, _ in reg.requests if m == "PUT" and "/blobs/uploads/" in p]
+        assert len(puts) >= 2  # the 503 and the retry
+        daemon.docker.ok("rmi", name)

@@ -12,6 +12,7 @@ It serves one small image (`/v2/evil/...`) and misbehaves the way `mode` says:
     malformed-manifest  a manifest that is not JSON
     auth-loop           a bearer challenge whose tokens are never accepted
     slow                honest, but the layer trickles out over ~2 s
+    flaky-upload        accepts pushes (and forgets them), but the first blob upload fails with 503
 """
 
 from __future__ import annotations
@@ -172,6 +173,32 @@ class HostileRegistry:
                     self.blob(path.rsplit("/", 1)[1])
                 else:
                     self.error(404, "NAME_UNKNOWN", "repository name not known to registry")
+
+            def do_POST(self) -> None:
+                self.body()
+                if self.path.startswith(f"/v2/{REPO}/blobs/uploads/"):
+                    self.send(202, b"", {"Location": f"/v2/{REPO}/blobs/uploads/u{len(reg.requests)}"})
+                else:
+                    self.error(404, "NAME_UNKNOWN", "repository name not known to registry")
+
+            def do_PATCH(self) -> None:
+                self.body()
+                self.send(202, b"", {"Location": self.path.split("?")[0]})
+
+            def do_PUT(self) -> None:
+                self.body()
+                with reg._lock:
+                    reg.requests.append((self.command, self.path, dict(self.headers)))
+                    first = "/blobs/uploads/" in self.path and not reg._flaky_failed
+                    if first:
+                        reg._flaky_failed = True
+                if first:
+                    self.error(503, "UNAVAILABLE", "try again later")
+                else:
+                    self.send(201, b"")
+
+            def body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
             def manifest(self, ref: str) -> None:
                 body = reg.manifest_body()

@@ -15,8 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+import httpx
+
 from wharfie.archive.compression import gzip_compress_stream
-from wharfie.errors import NotFound
+from wharfie.errors import NotFound, Unavailable
 from wharfie.images.service import Image, ImageService
 from wharfie.oci import digest as dg
 from wharfie.oci import mediatypes as mt
@@ -27,6 +29,7 @@ from wharfie.registry.progress import Emit, Progress
 from wharfie.registry.session import Session, error_for
 
 CONCURRENCY = 5
+UPLOAD_TRIES = 3
 MOUNT_CANDIDATES = 3
 REUSABLE = {mt.DOCKER_LAYER_GZIP: mt.DOCKER_LAYER_GZIP, mt.OCI_LAYER_GZIP: mt.DOCKER_LAYER_GZIP,
             mt.DOCKER_LAYER: mt.DOCKER_LAYER, mt.OCI_LAYER: mt.DOCKER_LAYER}
@@ -83,6 +86,21 @@ class LayerPush:
         return self._upload(row.blob, row.diff_id, ident)
 
     def _upload(self, blob: str, diff_id: str, ident: str) -> LayerDesc:
+        """Compress and upload; a dropped connection or a 5xx restarts the upload (3 tries)."""
+        for attempt in range(1, UPLOAD_TRIES + 1):
+            try:
+                digest, size = self._upload_once(blob, ident)
+                break
+            except (httpx.TransportError, Unavailable) as e:
+                if attempt == UPLOAD_TRIES:
+                    raise Unavailable(f"failed to upload layer {ident}: {e}") from None
+                self.progress.layer(f"Retrying in {attempt * 2} seconds", ident)
+                time.sleep(attempt * 2)
+        self._remember(diff_id, digest, size, mt.DOCKER_LAYER_GZIP)
+        self.progress.layer("Pushed", ident)
+        return LayerDesc(mt.DOCKER_LAYER_GZIP, digest, size)
+
+    def _upload_once(self, blob: str, ident: str) -> tuple[str, int]:
         total = self.images.content.size(blob)
         done = [0]
 
@@ -94,13 +112,10 @@ class LayerPush:
         try:
             with self.images.content.open(blob) as fh:
                 gzip_compress_stream(_Counting(fh, seen), sink, level=1)  # type: ignore[arg-type]
-            digest, size = sink.finish()
+            return sink.finish()
         except BaseException:
             sink.abort()
             raise
-        self._remember(diff_id, digest, size, mt.DOCKER_LAYER_GZIP)
-        self.progress.layer("Pushed", ident)
-        return LayerDesc(mt.DOCKER_LAYER_GZIP, digest, size)
 
     def _remember(self, diff_id: str, digest: str, size: int, media_type: str) -> None:
         self.sources.add(BlobSource(diff_id, digest, media_type, size, self.target.registry, self.target.ref.path))

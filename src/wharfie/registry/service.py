@@ -39,6 +39,7 @@ from wharfie.registry.session import (
 )
 
 log = logging.getLogger("wharfie.registry")
+HUB_SEARCH = "index.docker.io"  # Docker Hub's search lives on the index, not on registry-1
 
 
 class RegistryService:
@@ -174,7 +175,8 @@ class RegistryService:
 
         domain, _, query = term.rpartition("/") if "/" in term and _looks_like_host(term.split("/")[0]) else ("", "", term)
         domain = domain.split("/")[0] if domain else reference.DEFAULT_DOMAIN
-        ep = self._push_endpoint(Reference(domain, "x"))
+        ep = (Endpoint(HUB_SEARCH, ("https",), verify_tls=True) if domain == reference.DEFAULT_DOMAIN
+              else self._push_endpoint(Reference(domain, "x")))
         session = Session(self.transport(ep), auth or AuthConfig(), self.tokens, ["registry:catalog:*"])
         return search.run(session, domain, query, limit)
 
