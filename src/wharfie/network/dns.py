@@ -23,6 +23,8 @@ ADDRESS = "127.0.0.11"
 QTYPE_A = 1
 QTYPE_PTR = 12
 TTL = 600
+MAX_INFLIGHT = 256   # per resolver: queries beyond this are dropped (the client retries)
+MAX_TCP_CLIENTS = 32
 
 # qname (lower case, no trailing dot) → addresses (A) or names (PTR), or None if not ours.
 Lookup = Callable[[str], list[str] | None]
@@ -156,6 +158,8 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(self.server.tasks) >= MAX_INFLIGHT:
+            return  # a container flooding its resolver only hurts itself
         task = asyncio.ensure_future(self._reply(data, addr))
         self.server.tasks.add(task)
         task.add_done_callback(self.server.tasks.discard)
@@ -177,6 +181,7 @@ class Resolver:
         self.udp_sock, self.tcp_sock = udp, tcp
         self.lookup, self.servers = lookup, servers
         self.tasks: set[asyncio.Future[None]] = set()
+        self.tcp_clients = 0
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: asyncio.base_events.Server | None = None
 
@@ -204,6 +209,10 @@ class Resolver:
         self.tcp = await asyncio.start_server(self._tcp_client, sock=self.tcp_sock)
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.tcp_clients >= MAX_TCP_CLIENTS:
+            writer.close()
+            return
+        self.tcp_clients += 1
         try:
             while True:
                 n = struct.unpack(">H", await asyncio.wait_for(reader.readexactly(2), 30))[0]
@@ -216,6 +225,7 @@ class Resolver:
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
             pass
         finally:
+            self.tcp_clients -= 1
             writer.close()
 
     def close(self) -> None:
@@ -231,11 +241,23 @@ class Resolver:
             t.cancel()
 
 
+_servers_cache: tuple[float, list[str]] = (0.0, [])
+
+
 def host_servers(resolv_conf: str = "/etc/resolv.conf") -> list[str]:
+    """The host's resolvers (re-read at most every 5 s: this runs on the event loop)."""
+    import time
+
+    global _servers_cache
+    now = time.monotonic()
+    if now - _servers_cache[0] < 5 and _servers_cache[1]:
+        return _servers_cache[1]
     try:
         with open(resolv_conf) as fh:
             text = fh.read()
     except OSError:
-        return []
-    return [line.split()[1] for line in text.splitlines()
-            if line.startswith("nameserver") and len(line.split()) > 1]
+        return _servers_cache[1]
+    servers = [line.split()[1] for line in text.splitlines()
+               if line.startswith("nameserver") and len(line.split()) > 1]
+    _servers_cache = (now, servers)
+    return servers
