@@ -171,6 +171,8 @@ def test_network_create_options_ls_prune(docker, daemon: WharfieDaemon) -> None:
         assert f"inet {ip}/24" in out
         out = docker.ok("run", "--rm", "--network", "spare", "busybox", "ip", "-4", "addr", "show", "eth0")
         assert f"inet {subnet.replace('.200.0/24', '.201.65')}/24" in out  # from --ip-range
+        r = docker("network", "create", "-o", 'com.docker.network.bridge.name=x"; flush', "hostile")
+        assert r.rc != 0 and "invalid bridge name" in r.err
         r = docker("network", "create", "--subnet", subnet, "clash")
         assert r.rc != 0 and "overlaps" in r.err
         names = docker.ok("network", "ls", "--format", "{{.Name}} {{.Driver}}").splitlines()

@@ -91,6 +91,9 @@ def test_reservations_detect_conflicts_and_release() -> None:
     assert r.reserve("c", "tcp", "127.0.0.1", (port, port)) == port
     r.release("b")
     r.release("c")
+    for bad in ('1.2.3.4" drop', "nope", "10.0.0.300"):
+        with pytest.raises(InvalidArgument):
+            r.reserve("d", "sctp", bad, (5000, 5000))
 
 
 def _query(name: str, qtype: int = 1) -> bytes:

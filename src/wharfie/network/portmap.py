@@ -9,6 +9,7 @@ kernel choose ephemeral ports for `-P` / `-p 80`. After a restart the daemon bin
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 from dataclasses import dataclass
@@ -103,6 +104,10 @@ class Reservations:
         ip = ip or "0.0.0.0"
         if ":" in ip:
             raise InvalidArgument(f"IPv6 host addresses are not supported: {ip}")
+        try:  # it ends up in an nft rule: nothing but a plain address gets that far
+            ip = str(ipaddress.IPv4Address(ip))
+        except ValueError:
+            raise InvalidArgument(f"invalid host IP address: {ip!r}") from None
         lo, hi = rng
         candidates = [0] if lo == 0 else list(range(lo, hi + 1))
         last: OSError | None = None

@@ -58,7 +58,7 @@ class NetSettings:
     def from_config(cls, bridge: str | None, bip: str | None, pools: Any) -> NetSettings:
         s = cls()
         if bridge:
-            if len(bridge) > 15 or not all(c.isalnum() or c in "-_." for c in bridge):
+            if len(bridge) > 15 or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in bridge):
                 raise InvalidArgument(f"invalid bridge name: {bridge!r}")
             s.bridge = bridge
         if pools:
@@ -281,8 +281,8 @@ class NetworkService:
         nid = secrets.token_hex(32)
         options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
         br = options.get("com.docker.network.bridge.name") or f"br-{nid[:12]}"
-        if len(br) > 15:
-            raise InvalidArgument(f"bridge name {br!r} is longer than 15 characters")
+        if len(br) > 15 or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", br):
+            raise InvalidArgument(f"invalid bridge name {br!r}: up to 15 of [A-Za-z0-9_.-]")
         doc = self._doc(nid, name, "bridge", str(subnet), gateway, bool(body.get("Internal")),
                         {str(k): str(v) for k, v in (body.get("Labels") or {}).items()}, options, br)
         doc["Attachable"] = bool(body.get("Attachable"))
