@@ -243,7 +243,7 @@ class NetworkService:
         if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
             raise InvalidArgument(f"invalid network name {name!r}")
         if name in BUILTIN:
-            raise Forbidden(f"{name} is a pre-defined network and cannot be created")
+            raise Conflict(f"network with name {name} already exists")
         driver = body.get("Driver") or "bridge"
         if driver != "bridge":
             if driver in ("host", "null"):
