@@ -1,7 +1,8 @@
 """The registry service: what the daemon (API routes, the builder) calls to reach registries.
 
     pull(name, platform, auth, emit)   → image ID      (prepare_pull + run_pull for the API)
-    push(name, tag, auth, emit)        → [(tag, digest, size)]
+    push(push_targets(name, tag), auth, emit) → [(tag, digest, size)]
+    list_tags(name, auth)              → tags          (pull --all-tags)
     login(auth)                        → "Login Succeeded"
     search(term, limit, auth)          → results
     distribution_inspect(name, auth)   → {Descriptor, Platforms}
@@ -16,27 +17,19 @@ import logging
 import threading
 from typing import Any
 
-from wharfie.errors import InvalidArgument, NotFound, Unauthorized, WharfieError
+from wharfie.errors import InvalidArgument, NotFound, WharfieError
 from wharfie.events import EventBus
 from wharfie.images.service import ImageService
 from wharfie.oci import reference
 from wharfie.oci.reference import Reference
-from wharfie.registry import manifest as mf
+from wharfie.registry import distribution, login, search, tags
 from wharfie.registry import pull as pl
 from wharfie.registry import push as ps
-from wharfie.registry import tags
 from wharfie.registry.authconfig import AuthConfig
 from wharfie.registry.blobsources import BlobSources
 from wharfie.registry.endpoints import Endpoint, RegistryConfig
 from wharfie.registry.progress import Emit, Progress
-from wharfie.registry.session import (
-    RegistryUnreachable,
-    Session,
-    TokenCache,
-    Transport,
-    basic_header,
-    fetch_token,
-)
+from wharfie.registry.session import Session, TokenCache, Transport
 
 log = logging.getLogger("wharfie.registry")
 HUB_SEARCH = "index.docker.io"  # Docker Hub's search lives on the index, not on registry-1
@@ -148,33 +141,12 @@ class RegistryService:
     def login(self, auth: AuthConfig) -> str:
         """Check credentials against the registry named by `auth.server_address`."""
         domain = registry_domain(auth.server_address)
-        ep = self._push_endpoint(Reference(domain, "x"))
-        transport = Transport(ep)  # a fresh ping: the registry may have changed its mind
-        try:
-            chal = transport.ping().challenge
-            base = transport.ping().base
-            if chal is None:
-                return "Login Succeeded"
-            if auth.anonymous:
-                raise Unauthorized("login attempt failed: no credentials given")
-            if chal.scheme == "bearer":
-                fetch_token(transport.client, chal, [], auth)
-                return "Login Succeeded"
-            resp = transport.client.get(base + "/v2/", headers={"Authorization": basic_header(auth)})
-            if resp.status_code != 200:
-                raise Unauthorized(f"login attempt to {base}/v2/ failed with status: "
-                                   f"{resp.status_code} {resp.reason_phrase}")
-            return "Login Succeeded"
-        except RegistryUnreachable as e:
-            raise WharfieError(f"Get \"{ep.host}/v2/\": {e}") from None
-        finally:
-            transport.close()
+        return login.check(self._push_endpoint(Reference(domain, "x")), auth)
 
     def search(self, term: str, limit: int, auth: AuthConfig | None = None) -> list[dict[str, Any]]:
-        from wharfie.registry import search
-
-        domain, _, query = term.rpartition("/") if "/" in term and _looks_like_host(term.split("/")[0]) else ("", "", term)
-        domain = domain.split("/")[0] if domain else reference.DEFAULT_DOMAIN
+        """`docker search [REGISTRY/]TERM`."""
+        first, _, rest = term.partition("/")
+        domain, query = (first, rest) if rest and _looks_like_host(first) else (reference.DEFAULT_DOMAIN, term)
         ep = (Endpoint(HUB_SEARCH, ("https",), verify_tls=True) if domain == reference.DEFAULT_DOMAIN
               else self._push_endpoint(Reference(domain, "x")))
         session = Session(self.transport(ep), auth or AuthConfig(), self.tokens, ["registry:catalog:*"])
@@ -183,24 +155,7 @@ class RegistryService:
     def distribution_inspect(self, name: str, auth: AuthConfig | None = None) -> dict[str, Any]:
         ref = reference.parse_docker_ref(name)
         ep = self.config.endpoints(ref.domain)[-1]
-        session = self.session(ep, ref.path, auth or AuthConfig(), "pull")
-        data, ctype = pl.fetch_manifest(session, ref.path, ref.digest or ref.tag or "latest")
-        from wharfie.oci import digest as dg
-
-        doc = mf.parse(data, ctype)
-        desc = {"mediaType": doc.media_type, "digest": dg.of_bytes(data), "size": len(data)}
-        if isinstance(doc, mf.ImageIndex):
-            return {"Descriptor": desc, "Platforms": mf.platforms(doc)}
-        from wharfie.registry.blobreader import fetch_small
-
-        config = fetch_small(session, ref.path, doc.config, mf.MAX_CONFIG)
-        import json
-
-        c = json.loads(config)
-        plat = {"architecture": c.get("architecture", ""), "os": c.get("os", "")}
-        if c.get("variant"):
-            plat["variant"] = c["variant"]
-        return {"Descriptor": desc, "Platforms": [plat]}
+        return distribution.inspect(self.session(ep, ref.path, auth or AuthConfig(), "pull"), ref)
 
 
 def _looks_like_host(first: str) -> bool:

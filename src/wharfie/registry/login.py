@@ -1,0 +1,37 @@
+"""`POST /auth`: check credentials against a registry the way `docker login` expects.
+
+A registry whose `/v2/` needs no auth accepts anyone; Basic registries must answer `/v2/` with
+200 for the credentials; token registries must hand out a token for them.
+"""
+
+from __future__ import annotations
+
+from wharfie.errors import Unauthorized, WharfieError
+from wharfie.registry.authconfig import AuthConfig
+from wharfie.registry.endpoints import Endpoint
+from wharfie.registry.session import RegistryUnreachable, Transport, basic_header, fetch_token
+
+SUCCEEDED = "Login Succeeded"
+
+
+def check(endpoint: Endpoint, auth: AuthConfig) -> str:
+    transport = Transport(endpoint)  # a fresh ping: the registry may have changed its mind
+    try:
+        ping = transport.ping()
+        chal = ping.challenge
+        if chal is None:
+            return SUCCEEDED
+        if auth.anonymous:
+            raise Unauthorized("login attempt failed: no credentials given")
+        if chal.scheme == "bearer":
+            fetch_token(transport.client, chal, [], auth)
+            return SUCCEEDED
+        resp = transport.client.get(ping.base + "/v2/", headers={"Authorization": basic_header(auth)})
+        if resp.status_code != 200:
+            raise Unauthorized(f"login attempt to {ping.base}/v2/ failed with status: "
+                               f"{resp.status_code} {resp.reason_phrase}")
+        return SUCCEEDED
+    except RegistryUnreachable as e:
+        raise WharfieError(f"Get \"{endpoint.host}/v2/\": {e}") from None
+    finally:
+        transport.close()
