@@ -106,10 +106,15 @@ def test_login_against_a_token_server(daemon: WharfieDaemon) -> None:
         assert "Login Succeeded" in r.out
         sent = [h.get("Authorization", "") for m, p, h in reg.requests if p.startswith("/token")]
         assert "Basic " + base64.b64encode(b"tok-user:pw").decode() in sent
-        # the stored credentials travel in X-Registry-Auth and reach the token server on pull
+        # the token server handed out a refresh token: the CLI keeps it as the identity token,
+        # and the next pull trades it for an access token (OAuth2 refresh_token grant)
+        import json
+
+        cfg = json.loads((Path(daemon.env["DOCKER_CONFIG"]) / "config.json").read_text())
+        assert cfg["auths"][reg.host].get("identitytoken") == "refresh-me"
         daemon.docker.ok("pull", f"{reg.host}/{REPO}:latest")
-        sent = [h.get("Authorization", "") for m, p, h in reg.requests if p.startswith("/token")]
-        assert sent.count("Basic " + base64.b64encode(b"tok-user:pw").decode()) >= 2
+        posts = [h["body"] for m, p, h in reg.requests if m == "POST" and p.startswith("/token")]
+        assert posts and "grant_type=refresh_token" in posts[0] and "refresh_token=refresh-me" in posts[0]
         daemon.docker.ok("logout", reg.host)
         daemon.docker.ok("rmi", f"{reg.host}/{REPO}:latest")
 

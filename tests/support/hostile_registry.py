@@ -157,11 +157,7 @@ class HostileRegistry:
                 with reg._lock:
                     reg.requests.append((self.command, self.path, dict(self.headers)))
                 if path == "/token":
-                    with reg._lock:
-                        reg.token_requests += 1
-                        n = reg.token_requests
-                    self.send(200, json.dumps({"token": f"tok-{n}", "expires_in": 300}).encode(),
-                              {"Content-Type": "application/json"})
+                    self.token("offline_token=true" in self.path)
                     return
                 if not self.authorized():
                     return
@@ -174,8 +170,22 @@ class HostileRegistry:
                 else:
                     self.error(404, "NAME_UNKNOWN", "repository name not known to registry")
 
+            def token(self, offline: bool) -> None:
+                with reg._lock:
+                    reg.token_requests += 1
+                    n = reg.token_requests
+                doc: dict[str, Any] = {"token": f"tok-{n}", "expires_in": 300}
+                if offline:
+                    doc["refresh_token"] = "refresh-me"
+                self.send(200, json.dumps(doc).encode(), {"Content-Type": "application/json"})
+
             def do_POST(self) -> None:
-                self.body()
+                body = self.body()
+                if self.path.startswith("/token"):  # OAuth2: grant_type=refresh_token
+                    with reg._lock:
+                        reg.requests.append((self.command, self.path, {**dict(self.headers), "body": body.decode()}))
+                    self.token(False)
+                    return
                 if self.path.startswith(f"/v2/{REPO}/blobs/uploads/"):
                     self.send(202, b"", {"Location": f"/v2/{REPO}/blobs/uploads/u{len(reg.requests)}"})
                 else:

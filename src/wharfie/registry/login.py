@@ -14,23 +14,24 @@ from wharfie.registry.session import RegistryUnreachable, Transport, basic_heade
 SUCCEEDED = "Login Succeeded"
 
 
-def check(endpoint: Endpoint, auth: AuthConfig) -> str:
+def check(endpoint: Endpoint, auth: AuthConfig) -> tuple[str, str]:
+    """("Login Succeeded", identity token or "") or an Unauthorized error."""
     transport = Transport(endpoint)  # a fresh ping: the registry may have changed its mind
     try:
         ping = transport.ping()
         chal = ping.challenge
         if chal is None:
-            return SUCCEEDED
+            return SUCCEEDED, ""
         if auth.anonymous:
             raise Unauthorized("login attempt failed: no credentials given")
         if chal.scheme == "bearer":
-            fetch_token(transport.client, chal, [], auth)
-            return SUCCEEDED
+            token = fetch_token(transport.client, chal, [], auth, offline=not auth.identity_token)
+            return SUCCEEDED, token.refresh
         resp = transport.client.get(ping.base + "/v2/", headers={"Authorization": basic_header(auth)})
         if resp.status_code != 200:
             raise Unauthorized(f"login attempt to {ping.base}/v2/ failed with status: "
                                f"{resp.status_code} {resp.reason_phrase}")
-        return SUCCEEDED
+        return SUCCEEDED, ""
     except RegistryUnreachable as e:
         raise WharfieError(f"Get \"{endpoint.host}/v2/\": {e}") from None
     finally:

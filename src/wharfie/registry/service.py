@@ -3,7 +3,7 @@
     pull(name, platform, auth, emit)   → image ID      (prepare_pull + run_pull for the API)
     push(push_targets(name, tag), auth, emit) → [(tag, digest, size)]
     list_tags(name, auth)              → tags          (pull --all-tags)
-    login(auth)                        → "Login Succeeded"
+    login(auth)                        → ("Login Succeeded", identity token)
     search(term, limit, auth)          → results
     distribution_inspect(name, auth)   → {Descriptor, Platforms}
 
@@ -138,8 +138,9 @@ class RegistryService:
         return [e for e in self.config.endpoints(ref.domain) if not e.mirror][0]
 
     # -- login / search / distribution ---------------------------------------------------
-    def login(self, auth: AuthConfig) -> str:
-        """Check credentials against the registry named by `auth.server_address`."""
+    def login(self, auth: AuthConfig) -> tuple[str, str]:
+        """Check credentials against the registry named by `auth.server_address`: the status
+        and, from OAuth2 token servers, an identity (refresh) token for later logins."""
         domain = registry_domain(auth.server_address)
         return login.check(self._push_endpoint(Reference(domain, "x")), auth)
 

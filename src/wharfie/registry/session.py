@@ -262,18 +262,26 @@ class Session:
             cached = self.tokens.get(key)
             if cached:
                 return cached
-        token, ttl = fetch_token(self.client, chal, self.scopes, self.auth)
-        self.tokens.put(key, token, ttl)
-        return token
+        got = fetch_token(self.client, chal, self.scopes, self.auth)
+        self.tokens.put(key, got.token, got.ttl)
+        return got.token
 
 
 def basic_header(auth: AuthConfig) -> str:
     return "Basic " + base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
 
 
+@dataclass(frozen=True)
+class Token:
+    token: str
+    ttl: float
+    refresh: str = ""  # an OAuth2 refresh token, when asked for one (login's identity token)
+
+
 def fetch_token(client: httpx.Client, chal: ch.Challenge, scopes: list[str],
-                auth: AuthConfig) -> tuple[str, float]:
-    """The token server flow (docker/distribution token spec, and its OAuth2 variant)."""
+                auth: AuthConfig, offline: bool = False) -> Token:
+    """The token server flow (docker/distribution token spec, and its OAuth2 variant).
+    `offline` asks for a refresh token too (`docker login` stores it as the identity token)."""
     realm = chal.realm
     if not realm.startswith(("http://", "https://")):
         raise Unauthorized(f"invalid token realm {realm!r}")
@@ -285,6 +293,8 @@ def fetch_token(client: httpx.Client, chal: ch.Challenge, scopes: list[str],
     else:
         params: list[tuple[str, str | int | float | bool | None]] = [("service", service)] if service else []
         params += [("scope", s) for s in scopes]
+        if offline:
+            params += [("offline_token", "true"), ("client_id", "wharfie")]
         headers = {"Authorization": basic_header(auth)} if auth.username else {}
         resp = _with_retries(lambda: client.get(realm, params=params, headers=headers), idempotent=True)
     if resp.status_code != 200:
@@ -294,8 +304,9 @@ def fetch_token(client: httpx.Client, chal: ch.Challenge, scopes: list[str],
         data = json.loads(body)
         token = data.get("token") or data.get("access_token")
         ttl = float(data.get("expires_in") or 60)
+        refresh = str(data.get("refresh_token") or "")
     except (ValueError, AttributeError, TypeError):
-        token, ttl = None, 0.0
+        token, ttl, refresh = None, 0.0, ""
     if not isinstance(token, str) or not token:
         raise Unauthorized(f"the token server at {realm} returned no token")
-    return token, ttl
+    return Token(token, ttl, refresh)

@@ -80,8 +80,8 @@ def register(router: Router, d: Daemon) -> None:
         if body is None:
             raise InvalidArgument("missing auth configuration")
         cfg = AuthConfig.from_json(body)
-        status = await asyncio.to_thread(lambda: d.registry.login(cfg))
-        return json_response({"Status": status, "IdentityToken": ""})
+        status, identity_token = await asyncio.to_thread(lambda: d.registry.login(cfg))
+        return json_response({"Status": status, "IdentityToken": identity_token})
 
     @router.route("GET", "/images/search")
     async def search(request: Request) -> Response:
