@@ -89,9 +89,12 @@ def env_for(sock: str, cfg: str) -> dict[str, str]:
 def wharfie_start(runs: int, base: Path) -> list[float]:
     times = []
     d = WharfieDaemon(base / "start")
-    for _ in range(runs):
-        times.append(d.start())
-        d.stop()
+    try:
+        for _ in range(runs):
+            times.append(d.start())
+            d.stop()
+    finally:
+        d.cleanup()  # its bridge and nft table too
     return times
 
 

@@ -49,9 +49,12 @@ def test_second_daemon_on_same_socket_is_refused(fresh: WharfieDaemon, tmp_path:
     other = WharfieDaemon(tmp_path / "other")
     argv = other.argv()
     argv[argv.index("-H") + 1] = fresh.url
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    assert p.returncode == 1 and "another daemon is already listening" in p.stderr
-    assert fresh.ping()
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and "another daemon is already listening" in p.stderr
+        assert fresh.ping()
+    finally:
+        other.cleanup()  # it got as far as setting up its (own) bridge
 
 
 def test_stale_socket_and_pidfile_after_kill9(fresh: WharfieDaemon) -> None:
