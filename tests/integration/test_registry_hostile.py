@@ -93,7 +93,7 @@ def test_daemon_answers_during_a_slow_pull(daemon: WharfieDaemon) -> None:
             time.sleep(0.05)
         puller.join()
         assert result["r"].rc == 0, result["r"]  # type: ignore[attr-defined]
-        assert worst < 0.5, f"/_ping took {worst:.3f}s during the pull"
+        assert worst < 1.0, f"/_ping took {worst:.3f}s during the pull"
     daemon.docker.ok("rmi", name)
     assert os.path.isdir(daemon.data_root)
 
