@@ -47,9 +47,32 @@ def exists(name: str) -> bool:
     return os.path.exists(f"/sys/class/net/{name}")
 
 
+def _ready(name: str, gateway: str, prefixlen: int) -> bool:
+    """Whether the bridge already exists, is up and has the gateway address as its primary one:
+    two ioctls, so a restarting daemon doesn't import pyroute2 before it is ready."""
+    import fcntl
+    import socket
+    import struct
+
+    if not os.path.isdir(f"/sys/class/net/{name}/bridge"):
+        return False
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            req = struct.pack("16s16x", name.encode())
+            flags = struct.unpack("16sH14x", fcntl.ioctl(s, 0x8913, req))[1]  # SIOCGIFFLAGS
+            addr = socket.inet_ntoa(fcntl.ioctl(s, 0x8915, req)[20:24])      # SIOCGIFADDR
+            mask = socket.inet_ntoa(fcntl.ioctl(s, 0x891B, req)[20:24])      # SIOCGIFNETMASK
+    except OSError:
+        return False
+    return bool(flags & 1) and addr == gateway and ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen == prefixlen
+
+
 def ensure_bridge(name: str, gateway: str, prefixlen: int) -> None:
     """Create (or adopt) bridge `name` with `gateway/prefixlen` on it, up, and route_localnet on
     so DNAT'ed loopback connections (127.0.0.1:PORT → container) may leave through it."""
+    if _ready(name, gateway, prefixlen):
+        _sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
+        return
     with _ipr() as ipr:
         found = ipr.link_lookup(ifname=name)
         if not found:
