@@ -160,14 +160,22 @@ def _describe(e: httpx.HTTPError) -> str:
     return text
 
 
+def _permanent(e: Exception) -> bool:
+    """A host name that does not resolve will not resolve a second later either."""
+    text = str(e).lower()
+    return isinstance(e, httpx.ConnectError) and ("name or service not known" in text
+                                                  or "no address associated" in text
+                                                  or "temporary failure in name resolution" in text)
+
+
 def _with_retries(send: Callable[[], httpx.Response], idempotent: bool) -> httpx.Response:
     attempt = 0
     while True:
         try:
             resp = send()
-        except (httpx.TransportError, httpx.DecodingError):
+        except (httpx.TransportError, httpx.DecodingError) as e:
             attempt += 1
-            if not idempotent or attempt >= RETRIES:
+            if not idempotent or attempt >= RETRIES or _permanent(e):
                 raise
             time.sleep(BACKOFF * 2 ** attempt)
             continue
