@@ -135,13 +135,13 @@ class Transport:
             try:
                 resp = _with_retries(lambda u=url: self.client.get(u), idempotent=last)  # type: ignore[misc]
             except httpx.HTTPError as e:
-                errors.append(f'Get "{url}": {_describe(e)}')
+                errors.append(f'Get "{url}": {_describe(e, self.endpoint.host)}')
                 continue
             if resp.status_code in (200, 401):
                 found = ch.pick(ch.parse(resp.headers.get("www-authenticate", ""))) if resp.status_code == 401 else None
                 return Ping(base, found)
             errors.append(f'Get "{url}": {_status_line(resp)}')
-        raise RegistryUnreachable("; ".join(errors))
+        raise RegistryUnreachable(errors[-1])  # the last scheme tried, as Docker reports it
 
     def rechallenge(self, challenge: ch.Challenge) -> None:
         """A request was answered with a different challenge than `/v2/`: use that one now."""
@@ -153,10 +153,13 @@ class Transport:
         self.client.close()
 
 
-def _describe(e: httpx.HTTPError) -> str:
+def _describe(e: httpx.HTTPError, host: str) -> str:
+    """Connection errors in the words Docker uses for them."""
     text = str(e) or type(e).__name__
     if isinstance(e, httpx.ConnectError) and "refused" in text.lower():
-        return "connect: connection refused"
+        return f"dial tcp {host}: connect: connection refused"
+    if _permanent(e):
+        return f"dial tcp: lookup {host.rsplit(':', 1)[0] if host.count(':') == 1 else host}: no such host"
     return text
 
 
