@@ -33,6 +33,6 @@ def check(endpoint: Endpoint, auth: AuthConfig) -> tuple[str, str]:
                                f"{resp.status_code} {resp.reason_phrase}")
         return SUCCEEDED, ""
     except RegistryUnreachable as e:
-        raise WharfieError(f"Get \"{endpoint.host}/v2/\": {e}") from None
+        raise WharfieError(str(e)) from None  # a 500, as dockerd answers it
     finally:
         transport.close()
