@@ -233,6 +233,9 @@ def test_container_mode_shares_the_namespace(docker) -> None:
         out = docker.ok("run", "--rm", "--network", "container:base5", "busybox", "wget", "-q", "-O-",
                         "http://127.0.0.1:80/index.html")
         assert out.startswith("hello from")
+        base_id = docker.ok("inspect", "-f", "{{.Id}}", "base5").strip()
+        out = docker.ok("run", "--rm", "--network", "container:base5", "busybox", "sh", "-c", "hostname; cat /etc/hosts")
+        assert out.startswith(base_id[:12] + "\n") and f"\t{base_id[:12]}" in out  # the peer's names
     finally:
         cleanup(docker, "base5")
 

@@ -49,10 +49,20 @@ class RootfsManager:
             "MergedDir": str(d / "merged"), "UpperDir": str(d / "diff"), "WorkDir": str(d / "work"),
         }
 
-    def write_hosts(self, doc: Doc) -> None:
+    def write_hosts(self, doc: Doc, peer: Doc | None = None) -> None:
         """At start, once the addresses are known: Docker's `IP<TAB>hostname` line (in place:
-        the file is bind-mounted into the container)."""
+        the file is bind-mounted into the container). With `--network container:X` (`peer`),
+        X's hostname, hosts and resolv.conf, like Docker."""
         net = doc["HostConfig"].get("NetworkMode")
+        if peer is not None:
+            doc["Config"]["Hostname"] = peer["Config"].get("Hostname") or doc["Config"].get("Hostname")
+            for name in ("hostname", "hosts", "resolv.conf"):
+                try:
+                    text = (self.dir(peer["Id"]) / name).read_text()
+                except OSError:
+                    continue
+                (self.dir(doc["Id"]) / name).write_text(text)
+            return
         if net == "host" or str(net).startswith("container:"):
             return
         hostname = doc["Config"].get("Hostname") or doc["Id"][:12]

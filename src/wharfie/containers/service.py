@@ -172,7 +172,8 @@ class ContainerService:
         try:
             if self.network is not None:
                 doc["_wharfie"]["netns"] = await self.network.attach(doc)
-                await asyncio.to_thread(self.rootfs.write_hosts, doc)
+                peer = doc["_wharfie"].get("net_peer")
+                await asyncio.to_thread(self.rootfs.write_hosts, doc, self.get(peer) if peer else None)
             await asyncio.to_thread(self._prepare_bundle, doc, state_dir)
             report = await spawn_shim(state_dir, self.zygote)
             client = self.shim(cid)

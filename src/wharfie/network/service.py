@@ -424,6 +424,7 @@ class NetworkService:
             raise NotFound(f"No such container: {ref}")
         if not other["State"]["Running"]:
             raise Conflict(f"cannot join network namespace of a non running container: container {other['Id']} is not running")
+        doc["_wharfie"]["net_peer"] = other["Id"]  # its hostname, hosts and resolv.conf too (Docker)
         mode = other["HostConfig"].get("NetworkMode") or ""
         if mode == "host":
             return None
