@@ -64,6 +64,9 @@ def test_publish_on_loopback_serves_the_host(docker) -> None:
         row = docker.ok("ps", "--filter", "name=web1", "--format", "{{.Ports}}").strip()
         assert row == f"127.0.0.1:{port}->80/tcp"
         assert docker.ok("port", "web1").strip() == f"80/tcp -> 127.0.0.1:{port}"
+        for spec, hit in ((str(port), True), (f"{port}/tcp", True), (f"{port}/udp", False),
+                          (f"{port - 1}-{port + 1}", True), ("80", False)):
+            assert ("web1" in docker.ok("ps", "--filter", f"publish={spec}", "--format", "{{.Names}}")) == hit, spec
         info = json.loads(docker.ok("inspect", "web1"))[0]
         ns = info["NetworkSettings"]
         assert ns["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}

@@ -103,6 +103,22 @@ def list_containers(svc: ContainerService, show_all: bool, limit: int, size: boo
     return out
 
 
+def _publishes(d: Doc, spec: str) -> bool:
+    """`publish=8080[/tcp]` or `publish=8000-8080[/udp]`: a published *host* port (moby's rule)."""
+    ports, _, proto = spec.partition("/")
+    lo, _, hi = ports.partition("-")
+    try:
+        a, b = int(lo), int(hi or lo)
+    except ValueError:
+        return False
+    for key, binds in (d["NetworkSettings"].get("Ports") or {}).items():
+        if proto and not key.endswith("/" + proto):
+            continue
+        if any(a <= int(x.get("HostPort") or 0) <= b for x in binds or []):
+            return True
+    return False
+
+
 def _matches(svc: ContainerService, d: Doc, f: dict[str, list[str]]) -> bool:
     checks = [
         ("id", lambda v: d["Id"].startswith(v)),
@@ -114,12 +130,14 @@ def _matches(svc: ContainerService, d: Doc, f: dict[str, list[str]]) -> bool:
         ("ancestor", lambda v: _ancestor(svc, d, v)),
         ("volume", lambda v: any(m.get("Name") == v or m.get("Destination") == v or m.get("Source") == v
                                  for m in d.get("Mounts") or [])),
-        ("network", lambda v: v in (d["NetworkSettings"].get("Networks") or {}) or d["HostConfig"].get("NetworkMode") == v),
+        ("network", lambda v: v in (d["NetworkSettings"].get("Networks") or {}) or d["HostConfig"].get("NetworkMode") == v
+         or any(len(v) >= 3 and str(ep.get("NetworkID") or "").startswith(v)
+                for ep in (d["NetworkSettings"].get("Networks") or {}).values())),
         ("expose", lambda v: v in (d["Config"].get("ExposedPorts") or {}) or f"{v}/tcp" in (d["Config"].get("ExposedPorts") or {})),
         ("is-task", lambda v: v == "false"),
         ("health", lambda v: v == ((d["State"].get("Health") or {}).get("Status") or "none")),
         ("isolation", lambda v: v in ("", "default")),
-        ("publish", lambda v: False),
+        ("publish", lambda v: _publishes(d, v)),
     ]
     for key, pred in checks:
         values = f.get(key)
