@@ -134,8 +134,8 @@ class LayerStream:
         self._buf = b""
         self._off = 0
         self._eof = False
+        # Started by the first read: a layer another pull commits meanwhile is never fetched.
         self._thread = threading.Thread(target=self._run, name="wharfie-layer-stream", daemon=True)
-        self._thread.start()
 
     def _put(self, item: bytes | BaseException) -> bool:
         while not self._stop.is_set():
@@ -176,6 +176,8 @@ class LayerStream:
         """Make the next queued chunk current; False at end of stream."""
         if self._eof:
             return False
+        if not self._thread.is_alive() and self._thread.ident is None:
+            self._thread.start()
         item = self._q.get()
         if isinstance(item, BaseException):
             self._eof = True
@@ -203,7 +205,8 @@ class LayerStream:
     def close(self) -> None:
         self._stop.set()
         self.reader.close()  # interrupts a read stalled on the network
-        self._thread.join(timeout=10)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=10)
 
     def __enter__(self) -> LayerStream:
         return self
