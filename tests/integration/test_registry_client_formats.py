@@ -173,3 +173,30 @@ def test_docker_hub_mirror(daemon: WharfieDaemon, registry: DistributionRegistry
         assert other.docker.ok("run", "--rm", "busybox", "echo", "from-the-mirror").strip() == "from-the-mirror"
     finally:
         other.cleanup()
+
+
+def test_concurrent_pulls_of_one_image(daemon: WharfieDaemon, registry: DistributionRegistry,
+                                       tmp_path: Path) -> None:
+    import threading
+
+    import imagegen
+
+    layers = [imagegen.Layer(imagegen.TarBuilder().file(f"f{i}", os.urandom(3 << 20)).bytes(), f"l{i}")
+              for i in range(4)]
+    image = imagegen.Image(layers, {"Cmd": ["sh"]})
+    imagegen.docker_archive([(image, ["conc:1"])], str(tmp_path / "a.tar"))
+    docker = daemon.docker
+    docker.ok("load", "-i", str(tmp_path / "a.tar"))
+    name = f"{registry.host}/conc/x:1"
+    docker.ok("tag", "conc:1", name)
+    docker.ok("push", name)
+    docker.ok("rmi", "-f", image.id)
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(docker("pull", name))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.rc for r in results] == [0, 0, 0], results
+    assert docker.ok("image", "inspect", "-f", "{{.Id}}", name).strip() == image.id
+    assert os.listdir(daemon.data_root / "image" / "content" / "ingest") == []
