@@ -177,7 +177,7 @@ class Daemon:
         self.containers = ContainerService(config.data_root, config.exec_root, self.images, self.volumes,
                                            self.events)
         self.networks = NetworkService(config.data_root, config.exec_root, self.events, NetSettings.from_config(
-            config.bridge, config.bip, config.default_address_pools))
+            config.bridge, config.bip, config.default_address_pools, config.extra.get("firewall-backend")))
         self.networks.containers = self.containers.store.all
         self.containers.network = self.networks
         from wharfie.build.cache import BuildCache

@@ -366,3 +366,44 @@ def test_restart_keeps_networking_and_published_ports(tmp_path: Path, busybox_ar
     assert not Path(f"/sys/class/net/{d.bridge}").exists()
     nft = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     assert f"wharfie_{d.bridge}" not in nft
+
+
+def test_iptables_backend(tmp_path: Path, busybox_archive: Path) -> None:
+    """`firewall-backend: iptables` (the fallback for hosts without nft): the same behaviour
+    from our own iptables chains, all of them gone after cleanup."""
+    import shutil
+
+    from wharfie.network import iptables
+
+    if not shutil.which("iptables-restore", path="/usr/sbin:/sbin:" + os.environ.get("PATH", "")):
+        pytest.skip("iptables is not installed (the nftables backend is the default anyway)")
+    d = WharfieDaemon(tmp_path)
+    d.config.write_text(json.dumps({**d.network_config(), "firewall-backend": "iptables"}))
+    table = f"wharfie_{d.bridge}"
+    try:
+        d.start()
+        docker = d.docker
+        docker.ok("load", "-i", str(busybox_archive))
+        port = free_port()
+        web = docker.ok("run", "-d", "--name", "ipt", "-p", f"127.0.0.1:{port}:80", "busybox", *HTTPD).strip()
+        assert fetch(port) == f"hello from {web[:12]}\n"
+        rules = subprocess.run(["iptables", "-w", "-t", "nat", "-S", iptables.chain(table, "PORTS")],
+                               capture_output=True, text=True).stdout
+        assert f"--dport {port} -j DNAT" in rules
+        assert "nameserver" in docker.ok("run", "--rm", "busybox", "cat", "/etc/resolv.conf")
+        docker.ok("network", "create", "iptnet")
+        docker.ok("run", "-d", "--name", "ipt2", "--network", "iptnet", "busybox", "sleep", "60")
+        addr = json.loads(docker.ok("inspect", "ipt"))[0]["NetworkSettings"]["IPAddress"]
+        assert docker("exec", "ipt2", "timeout", "5", "wget", "-q", "-O-", f"http://{addr}:80/index.html").rc != 0
+        d.stop()
+        assert fetch(port) == f"hello from {web[:12]}\n"  # kernel rules, no daemon
+        d.start()
+        docker.ok("rm", "-f", "ipt", "ipt2")
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2)
+    finally:
+        d.cleanup()
+        iptables.delete(table)
+    for tbl in ("nat", "filter"):
+        out = subprocess.run(["iptables", "-w", "-t", tbl, "-S"], capture_output=True, text=True).stdout
+        assert iptables.chain(table, "") not in out

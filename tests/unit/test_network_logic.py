@@ -142,3 +142,19 @@ def test_net_dev_counters() -> None:
             "  eth0:    1500      10    1    2    0     0          0         0      700       5    0    3    0     0       0          0\n")
     assert netstats.parse(text) == {"eth0": {"rx_bytes": 1500, "rx_packets": 10, "rx_errors": 1, "rx_dropped": 2,
                                              "tx_bytes": 700, "tx_packets": 5, "tx_errors": 0, "tx_dropped": 3}}
+
+
+def test_iptables_ruleset() -> None:
+    from wharfie.network import iptables
+
+    text = iptables.render("wharfie_t", [nat.NetRules("br0", "10.1.0.0/24", False),
+                                         nat.NetRules("br1", "10.2.0.0/24", True)],
+                           [nat.PortRule("tcp", "127.0.0.1", 8080, "10.1.0.2", 80)])
+    ports = iptables.chain("wharfie_t", "PORTS")
+    assert len(ports) <= 28  # iptables' limit on chain names
+    assert f"-A {ports} -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.2:80" in text
+    post = iptables.chain("wharfie_t", "POST")
+    assert f"-A {post} -s 10.1.0.0/24 ! -o br0 -j MASQUERADE" in text
+    assert f"-A {post} -s 10.2.0.0/24 ! -o br1 -j MASQUERADE" not in text
+    assert f"-A {iptables.chain('wharfie_t', 'FWD')} -i br0 -o br1 -j REJECT" in text
+    assert text.count("COMMIT") == 2

@@ -73,6 +73,14 @@ def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def available() -> bool:
+    try:
+        nft()
+        return True
+    except WharfieError:
+        return False
+
+
 def nft() -> str:
     found = shutil.which("nft") or next((p for p in ("/usr/sbin/nft", "/sbin/nft") if os.path.exists(p)), None)
     if not found:

@@ -49,14 +49,19 @@ class NetSettings:
     bridge: str = DEFAULT_BRIDGE
     bip: ipaddress.IPv4Interface = field(default_factory=lambda: ipaddress.IPv4Interface(DEFAULT_BIP))
     pools: list[ipam.Pool] = field(default_factory=lambda: [ipam.Pool.parse(p) for p in DEFAULT_POOLS])
+    firewall: str = ""  # "nftables" | "iptables" | "" = nftables when `nft` exists
 
     @property
     def table(self) -> str:
         return "wharfie_" + "".join(c if c.isalnum() else "_" for c in self.bridge)
 
     @classmethod
-    def from_config(cls, bridge: str | None, bip: str | None, pools: Any) -> NetSettings:
+    def from_config(cls, bridge: str | None, bip: str | None, pools: Any, firewall: str | None = None) -> NetSettings:
         s = cls()
+        if firewall:
+            if firewall not in ("nftables", "iptables"):
+                raise InvalidArgument(f"invalid firewall-backend {firewall!r}: nftables or iptables")
+            s.firewall = firewall
         if bridge:
             if len(bridge) > 15 or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in bridge):
                 raise InvalidArgument(f"invalid bridge name: {bridge!r}")
@@ -175,7 +180,18 @@ class NetworkService:
                     for d in self.store.all() if d["Driver"] == "bridge"]
             rules = [nat.PortRule(b.proto, b.host_ip, b.host_port, p.address, b.port)
                      for p in self.published.values() if p.address for b in p.rules]
-            nat.apply(self.settings.table, nets, rules)
+            self._firewall().apply(self.settings.table, nets, rules)
+
+    def _firewall(self) -> Any:
+        """nat.py (nftables) or its iptables twin: the same apply/delete."""
+        if not self.settings.firewall:
+            self.settings.firewall = "nftables" if nat.available() else "iptables"
+            log.info("firewall backend: %s", self.settings.firewall)
+        if self.settings.firewall == "iptables":
+            from wharfie.network import iptables
+
+            return iptables
+        return nat
 
     # -- queries -----------------------------------------------------------------------------
     def get(self, ref: str) -> Doc:
