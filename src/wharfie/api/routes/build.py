@@ -48,7 +48,8 @@ def _puller(d: Daemon, request: Request, queue: asyncio.Queue[dict[str, Any] | N
 
     async def pull(name: str) -> str:
         auth = auth_for(reference.parse_docker_ref(name).domain, configs)
-        image_id: str = await asyncio.to_thread(d.registry.pull, name, platform, auth, emit)
+        # d.registry is built on first use (imports httpx): never on the loop
+        image_id: str = await asyncio.to_thread(lambda: d.registry.pull(name, platform, auth, emit))
         return image_id
 
     return pull
