@@ -157,4 +157,12 @@ def test_iptables_ruleset() -> None:
     assert f"-A {post} -s 10.1.0.0/24 ! -o br0 -j MASQUERADE" in text
     assert f"-A {post} -s 10.2.0.0/24 ! -o br1 -j MASQUERADE" not in text
     assert f"-A {iptables.chain('wharfie_t', 'FWD')} -i br0 -o br1 -j REJECT" in text
-    assert text.count("COMMIT") == 2
+    assert text.count("COMMIT") == 3
+
+
+def test_bridges_cannot_reach_host_loopback() -> None:
+    from wharfie.network import iptables
+
+    nets = [nat.NetRules("br0", "10.1.0.0/24", False)]
+    assert 'iifname "br0" ip daddr 127.0.0.0/8 drop' in nat.render("t", nets, [])
+    assert f"-A {iptables.chain('t', 'RAW')} -i br0 -d 127.0.0.0/8 -j DROP" in iptables.render("t", nets, [])

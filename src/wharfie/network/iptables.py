@@ -21,7 +21,7 @@ _lock = threading.Lock()
 
 # (table, built-in chain, our chain suffix)
 HOOKS = (("nat", "PREROUTING", "PRE"), ("nat", "OUTPUT", "OUT"), ("nat", "POSTROUTING", "POST"),
-         ("filter", "FORWARD", "FWD"))
+         ("filter", "FORWARD", "FWD"), ("raw", "PREROUTING", "RAW"))
 
 
 def chain(table: str, suffix: str) -> str:
@@ -29,7 +29,7 @@ def chain(table: str, suffix: str) -> str:
 
 
 def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
-    pre, out, post, fwd, dnat = (chain(table, s) for s in ("PRE", "OUT", "POST", "FWD", "PORTS"))
+    pre, out, post, fwd, dnat, raw = (chain(table, s) for s in ("PRE", "OUT", "POST", "FWD", "PORTS", "RAW"))
     lines = ["*nat", f":{pre} - [0:0]", f":{out} - [0:0]", f":{post} - [0:0]", f":{dnat} - [0:0]",
              f"-A {pre} -m addrtype --dst-type LOCAL -j {dnat}",
              f"-A {out} -m addrtype --dst-type LOCAL -j {dnat}"]
@@ -42,6 +42,8 @@ def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
         lines.append(f"-A {post} -o {n.bridge} -s {n.subnet} -m conntrack --ctstate DNAT -j MASQUERADE")
         if not n.internal:
             lines.append(f"-A {post} -s {n.subnet} ! -o {n.bridge} -j MASQUERADE")
+    lines += ["COMMIT", "*raw", f":{raw} - [0:0]"]
+    lines += [f"-A {raw} -i {n.bridge} -d 127.0.0.0/8 -j DROP" for n in nets]  # see nat.py
     lines += ["COMMIT", "*filter", f":{fwd} - [0:0]"]
     for n in nets:
         for o in nets:
@@ -88,7 +90,7 @@ def delete(table: str) -> None:
         for tbl, builtin, suffix in HOOKS:
             while _run([ipt, "-w", "-t", tbl, "-D", builtin, "-j", chain(table, suffix)]).returncode == 0:
                 pass
-        for tbl, suffixes in (("nat", ("PRE", "OUT", "POST", "PORTS")), ("filter", ("FWD",))):
+        for tbl, suffixes in (("nat", ("PRE", "OUT", "POST", "PORTS")), ("filter", ("FWD",)), ("raw", ("RAW",))):
             for s in suffixes:
                 _run([ipt, "-w", "-t", tbl, "-F", chain(table, s)])
             for s in suffixes:

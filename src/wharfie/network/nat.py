@@ -44,6 +44,11 @@ class PortRule:
 
 def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
     lines = [f"table ip {table} {{"]
+    # route_localnet (needed for 127.0.0.1:PORT) would also let a container reach the host's
+    # loopback services by sending to 127.x through the bridge: drop that first (CVE-2020-8558)
+    lines += ["  chain raw_prerouting {", "    type filter hook prerouting priority raw; policy accept;"]
+    lines += [f'    iifname "{n.bridge}" ip daddr 127.0.0.0/8 drop' for n in nets]
+    lines += ["  }"]
     lines += ["  chain prerouting {", "    type nat hook prerouting priority dstnat; policy accept;",
               "    fib daddr type local jump ports", "  }",
               "  chain output {", "    type nat hook output priority -100; policy accept;",
