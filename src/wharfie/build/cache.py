@@ -10,24 +10,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import stat
 import threading
 from pathlib import Path
 from typing import Any
+
+from wharfie.metadata import sqlite
 
 MAX_DETAIL = 4 << 20  # bytes of per-file digests kept per step
 
 
 class BuildCache:
     def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.lock = threading.Lock()
-        with self.lock:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("CREATE TABLE IF NOT EXISTS steps (key TEXT PRIMARY KEY, image_id TEXT NOT NULL)")
+        self.conn = sqlite.connect(
+            path, "CREATE TABLE IF NOT EXISTS steps (key TEXT PRIMARY KEY, image_id TEXT NOT NULL)",
             # What each (parent, step) last ran with, to say why the next build of it missed.
-            self.conn.execute("CREATE TABLE IF NOT EXISTS inputs (probe TEXT PRIMARY KEY, detail TEXT NOT NULL)")
+            "CREATE TABLE IF NOT EXISTS inputs (probe TEXT PRIMARY KEY, detail TEXT NOT NULL)")
+        self.lock = threading.Lock()
 
     @staticmethod
     def key(parent: str, step: str, inputs: str = "", extra: dict[str, str] | None = None) -> str:

@@ -14,20 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from wharfie.errors import Conflict, NotFound
+from wharfie.metadata import sqlite
 
 Doc = dict[str, Any]
 
 
 class ContainerStore:
     def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.conn = sqlite.connect(path, "CREATE TABLE IF NOT EXISTS containers (id TEXT PRIMARY KEY, "
+                                         "name TEXT UNIQUE NOT NULL, created REAL NOT NULL, doc TEXT NOT NULL)")
         self.lock = threading.RLock()
-        with self.lock:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS containers (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
-                " created REAL NOT NULL, doc TEXT NOT NULL)")
         self.cache: dict[str, Doc] = {}
         for cid, doc in self.conn.execute("SELECT id, doc FROM containers"):
             self.cache[cid] = json.loads(doc)

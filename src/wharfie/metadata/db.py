@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wharfie.metadata import sqlite
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
     chain_id    TEXT PRIMARY KEY,
@@ -70,13 +72,9 @@ class ImageRow:
 
 class MetadataDB:
     def __init__(self, path: str | Path) -> None:
-        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.conn = sqlite.connect(path, "PRAGMA foreign_keys=ON")
+        self.conn.executescript(SCHEMA)
         self.lock = threading.RLock()
-        with self.lock:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            self.conn.executescript(SCHEMA)
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

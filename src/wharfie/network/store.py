@@ -17,21 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from wharfie.errors import Conflict, NotFound
+from wharfie.metadata import sqlite
 
 Doc = dict[str, Any]
 
 
 class NetworkStore:
     def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.conn = sqlite.connect(
+            path,
+            "CREATE TABLE IF NOT EXISTS networks (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, doc TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS leases (network TEXT NOT NULL, address TEXT NOT NULL, "
+            "owner TEXT NOT NULL, PRIMARY KEY(network, address))")
         self.lock = threading.RLock()
-        with self.lock:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("CREATE TABLE IF NOT EXISTS networks (id TEXT PRIMARY KEY, "
-                              "name TEXT UNIQUE NOT NULL, doc TEXT NOT NULL)")
-            self.conn.execute("CREATE TABLE IF NOT EXISTS leases (network TEXT NOT NULL, "
-                              "address TEXT NOT NULL, owner TEXT NOT NULL, PRIMARY KEY(network, address))")
         self.cache: dict[str, Doc] = {
             nid: json.loads(doc) for nid, doc in self.conn.execute("SELECT id, doc FROM networks")}
 
