@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import struct
 from collections.abc import Callable
 from typing import Any
 
 from wharfie.containers.service import ContainerService
 from wharfie.errors import WharfieError
+from wharfie.runtime.shimclient import frames
 
 Output = Callable[[str, bytes], None]
 
@@ -30,14 +30,8 @@ class StepFailed(WharfieError):
 
 
 async def _pump_frames(reader: asyncio.StreamReader, on_output: Output) -> None:
-    """Demultiplex docker's 8-byte frames from a shim attach stream."""
-    while True:
-        try:
-            head = await reader.readexactly(8)
-            data = await reader.readexactly(struct.unpack(">xxxxI", head)[0])
-        except asyncio.IncompleteReadError:
-            return
-        on_output("stderr" if head[0] == 2 else "stdout", data)
+    async for stream, data in frames(reader):
+        on_output(stream, data)
 
 
 async def run_step(svc: ContainerService, image_id: str, argv: list[str], config: dict[str, Any],

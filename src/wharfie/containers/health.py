@@ -15,7 +15,6 @@ import logging
 import os
 import secrets
 import signal
-import struct
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -128,12 +127,9 @@ async def probe(svc: ContainerService, cid: str, argv: list[str], timeout: float
 
 
 async def _collect(reader: asyncio.StreamReader, out: bytearray) -> None:
-    while True:
-        try:
-            head = await reader.readexactly(8)
-            data = await reader.readexactly(struct.unpack(">xxxxI", head)[0])
-        except asyncio.IncompleteReadError:
-            return
+    from wharfie.runtime.shimclient import frames
+
+    async for _, data in frames(reader):
         out += data
         del out[:-MAX_OUTPUT]
 

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,17 @@ class ShimClient:
             writer.close()
             raise NotFound("container shim closed the connection")
         return json.loads(line), reader, writer
+
+
+async def frames(reader: asyncio.StreamReader) -> AsyncIterator[tuple[str, bytes]]:
+    """("stdout"|"stderr", data) from a shim attach/exec stream without a TTY (docker's
+    8-byte frame headers), until the shim closes it."""
+    import struct
+
+    while True:
+        try:
+            head = await reader.readexactly(8)
+            data = await reader.readexactly(struct.unpack(">xxxxI", head)[0])
+        except asyncio.IncompleteReadError:
+            return
+        yield ("stderr" if head[0] == 2 else "stdout"), data
