@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from wharfie.api.http import Request, Response, empty_response, json_response
 from wharfie.api.server import Router
 from wharfie.errors import InvalidArgument
 
 if TYPE_CHECKING:
+    from wharfie.containers.store import Doc
     from wharfie.daemon import Daemon
 
 
@@ -40,26 +42,25 @@ def register(router: Router, d: Daemon) -> None:
         await nets.remove(request.params["id"])
         return empty_response(204)
 
-    @router.route("POST", "/networks/{id}/connect")
-    async def network_connect(request: Request) -> Response:
+    async def change_endpoint(request: Request, change: Callable[[Doc, dict[str, Any]], Awaitable[None]]) -> None:
+        """connect/disconnect: under the container's lock, then its new state saved."""
         body = await request.json() or {}
         if not body.get("Container"):
             raise InvalidArgument("no container specified")
         doc = containers.get(str(body["Container"]))
         async with containers.lock(doc["Id"]):
             doc = containers.get(doc["Id"])
-            await nets.connect(request.params["id"], doc, body.get("EndpointConfig") or {})
+            await change(doc, body)
             await asyncio.to_thread(containers.store.save, doc)
+
+    @router.route("POST", "/networks/{id}/connect")
+    async def network_connect(request: Request) -> Response:
+        await change_endpoint(request, lambda doc, body: nets.connect(
+            request.params["id"], doc, body.get("EndpointConfig") or {}))
         return empty_response(200)
 
     @router.route("POST", "/networks/{id}/disconnect")
     async def network_disconnect(request: Request) -> Response:
-        body = await request.json() or {}
-        if not body.get("Container"):
-            raise InvalidArgument("no container specified")
-        doc = containers.get(str(body["Container"]))
-        async with containers.lock(doc["Id"]):
-            doc = containers.get(doc["Id"])
-            await nets.disconnect(request.params["id"], doc, bool(body.get("Force")))
-            await asyncio.to_thread(containers.store.save, doc)
+        await change_endpoint(request, lambda doc, body: nets.disconnect(
+            request.params["id"], doc, bool(body.get("Force"))))
         return empty_response(200)
