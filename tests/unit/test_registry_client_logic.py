@@ -4,19 +4,27 @@ endpoints, references, progress, and the CLI's credential store (config.json + h
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from wharfie.errors import InvalidArgument, NotFound
-from wharfie.registry import challenge, manifest
+from wharfie.errors import Forbidden, InvalidArgument, NotFound, Unauthorized, WharfieError
+from wharfie.oci import reference
+from wharfie.registry import challenge, manifest, tags, upload
 from wharfie.registry.authconfig import AuthConfig, decode_header, encode_header
-from wharfie.registry.endpoints import RegistryConfig
+from wharfie.registry.blobreader import BlobReader
+from wharfie.registry.endpoints import Endpoint, RegistryConfig
 from wharfie.registry.progress import bar, human_size
+from wharfie.registry.pull import fetch_manifest
 from wharfie.registry.service import registry_domain
+from wharfie.registry.session import Session, TokenCache, Transport
 
 D1 = "sha256:" + "a" * 64
 D2 = "sha256:" + "b" * 64
@@ -209,3 +217,146 @@ def _no_config(tmp_path: Path) -> list[str]:
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
     return ["--config-file", str(empty)]
+
+
+# -- the session against an in-process fake registry (httpx.MockTransport, no sockets) ----------
+
+REG = "https://reg.test"
+BEARER = 'Bearer realm="https://reg.test/token",service="s"'
+
+
+def _session(handler: Callable[[httpx.Request], httpx.Response], auth: AuthConfig | None = None,
+             tokens: TokenCache | None = None) -> Session:
+    transport = Transport(Endpoint("reg.test", ("https",), True), http=httpx.MockTransport(handler))
+    return Session(transport, auth or AuthConfig(), tokens or TokenCache(), ["repository:evil:pull"])
+
+
+class _Endless:
+    """A body that goes on (64 MiB), counting what was actually pulled from it."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self.sent < 64 << 20:
+            self.sent += 1 << 16
+            yield b"x" * (1 << 16)
+
+
+def test_credentials_go_only_to_the_registry_origin() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append((f"{req.method} {req.url.host}{req.url.path}", req.headers.get("authorization", "")))
+        if req.url.path == "/v2/":
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+        if req.method == "POST":
+            return httpx.Response(202, headers={"Location": "https://other.test/upload/1"})
+        if req.method == "PUT":
+            return httpx.Response(201)
+        if req.url.host == "reg.test":
+            return httpx.Response(200, json={"tags": ["a"]},
+                                  headers={"Link": '<https://other.test/v2/evil/tags/list?last=a>; rel="next"'})
+        return httpx.Response(200, json={"tags": ["b"]})
+
+    s = _session(handler, AuthConfig("alice", "s3cret"))
+    upload.put_bytes(s, "evil", b"data", D1)
+    assert tags.list_tags(s, reference.parse("reg.test/evil")) == ["a", "b"]
+    basic = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    assert [a for r, a in seen if "reg.test/v2/evil" in r] == [basic, basic]
+    assert [a for r, a in seen if "other.test" in r] == ["", ""], seen
+
+
+def test_a_redirect_targets_401_cannot_retarget_the_token_fetch() -> None:
+    evil: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.host == "evil.test":
+            evil.append(req)
+            return httpx.Response(200, json={"token": "stolen"})
+        if req.url.host == "cdn.test":
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="https://evil.test/token"'})
+        if req.url.path == "/token":
+            return httpx.Response(200, json={"token": "good"})
+        if not req.headers.get("authorization"):
+            return httpx.Response(401, headers={"WWW-Authenticate": BEARER})
+        return httpx.Response(307, headers={"Location": "https://cdn.test/blob"})
+
+    s = _session(handler, AuthConfig("alice", "s3cret"))
+    with pytest.raises(Unauthorized), BlobReader(s, "evil", manifest.Descriptor("x", D1, 4)) as r:
+        r.read()
+    assert evil == []
+    chal = s.transport.ping().challenge
+    assert chal is not None and chal.realm == "https://reg.test/token"
+
+
+def test_bodies_from_the_registry_are_read_with_a_bound() -> None:
+    bodies: list[_Endless] = []
+
+    def endless(status: int, **kw: Any) -> httpx.Response:
+        bodies.append(_Endless())
+        return httpx.Response(status, content=bodies[-1], **kw)
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path == "/v2/":
+            return endless(401, headers={"WWW-Authenticate": BEARER})
+        if req.url.path == "/token":
+            return endless(200)
+        if "/manifests/" in req.url.path or "/blobs/" in req.url.path:
+            return endless(403)
+        return endless(200)  # tags
+
+    s = _session(handler, AuthConfig("alice", "s3cret"))
+    with pytest.raises(Unauthorized, match="no token"):
+        s.authorization()
+    s._authz = "Bearer t"  # past the token: the other bodies
+    with pytest.raises(Forbidden):
+        fetch_manifest(s, "evil", "latest")
+    with pytest.raises(Forbidden), BlobReader(s, "evil", manifest.Descriptor("x", D1, 4)) as r:
+        r.read()
+    assert tags.list_tags(s, reference.parse("reg.test/evil")) == []
+    assert len(bodies) == 5 and all(b.sent <= 2 << 20 for b in bodies), [b.sent for b in bodies]
+
+
+def test_token_cache_is_keyed_by_the_secret_too() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path == "/v2/":
+            return httpx.Response(401, headers={"WWW-Authenticate": BEARER})
+        if req.method == "POST":
+            return httpx.Response(200, json={"token": "tok-identity"})
+        basic = req.headers.get("authorization", "")
+        who = base64.b64decode(basic[6:]).decode() if basic else "anonymous"
+        return httpx.Response(200, json={"token": "tok-" + who})
+
+    tokens = TokenCache()
+    assert _session(handler, AuthConfig("alice", "pw"), tokens).authorization() == "Bearer tok-alice:pw"
+    assert _session(handler, AuthConfig("alice", "wrong"), tokens).authorization() == "Bearer tok-alice:wrong"
+    assert _session(handler, AuthConfig(identity_token="id"), tokens).authorization() == "Bearer tok-identity"
+    assert _session(handler, AuthConfig(), tokens).authorization() == "Bearer tok-anonymous"
+
+
+def test_registry_bodies_are_asked_for_without_content_coding() -> None:
+    plain = _manifest()
+
+    def handler(req: httpx.Request) -> httpx.Response:  # a proxy that gzips whatever it may
+        if req.url.path == "/v2/":
+            return httpx.Response(200)
+        if "gzip" in req.headers.get("accept-encoding", ""):
+            return httpx.Response(200, content=iter([gzip.compress(plain)]), headers={"Content-Encoding": "gzip"})
+        return httpx.Response(200, content=iter([plain]))  # an iterator: streamed, as off the wire
+
+    data, _ = fetch_manifest(_session(handler), "evil", "latest")
+    assert data == plain
+
+
+def test_malformed_content_length_is_a_registry_error() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path == "/v2/":
+            return httpx.Response(200)
+        return httpx.Response(200, content=b"{}", headers={"Content-Length": "12abc"})
+
+    s = _session(handler)
+    with pytest.raises(WharfieError, match="invalid Content-Length"):
+        upload.exists(s, "evil", D1)
+    with pytest.raises(WharfieError, match="invalid Content-Length"):
+        fetch_manifest(s, "evil", "latest")

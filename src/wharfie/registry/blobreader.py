@@ -79,8 +79,6 @@ class BlobReader:
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         resp = self.session.request("GET", self.path, headers=headers, stream=True)
         if resp.status_code not in (200, 206):
-            resp.read()
-            resp.close()
             raise error_for(resp, f"failed to fetch blob {self.desc.digest}")
         skip = offset if (offset and resp.status_code == 200) else 0  # the server ignored Range
         self._resp = resp

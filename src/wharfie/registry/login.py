@@ -9,7 +9,13 @@ from __future__ import annotations
 from wharfie.errors import Unauthorized, WharfieError
 from wharfie.registry.authconfig import AuthConfig
 from wharfie.registry.endpoints import Endpoint
-from wharfie.registry.session import RegistryUnreachable, Transport, basic_header, fetch_token
+from wharfie.registry.session import (
+    RegistryUnreachable,
+    Transport,
+    basic_header,
+    fetch_token,
+    open_stream,
+)
 
 SUCCEEDED = "Login Succeeded"
 
@@ -27,7 +33,8 @@ def check(endpoint: Endpoint, auth: AuthConfig) -> tuple[str, str]:
         if chal.scheme == "bearer":
             token = fetch_token(transport.client, chal, [], auth, offline=not auth.identity_token)
             return SUCCEEDED, token.refresh
-        resp = transport.client.get(ping.base + "/v2/", headers={"Authorization": basic_header(auth)})
+        resp = open_stream(transport.client, "GET", ping.base + "/v2/", headers={"Authorization": basic_header(auth)})
+        resp.close()  # the status is the answer
         if resp.status_code != 200:
             raise Unauthorized(f"login attempt to {ping.base}/v2/ failed with status: "
                                f"{resp.status_code} {resp.reason_phrase}")

@@ -25,7 +25,7 @@ from wharfie.registry import manifest as mf
 from wharfie.registry.blobreader import BlobReader, LayerStream, fetch_small
 from wharfie.registry.blobsources import BlobSource, BlobSources
 from wharfie.registry.progress import Emit, Progress
-from wharfie.registry.session import Session, error_for
+from wharfie.registry.session import Session, content_length, error_for
 
 log = logging.getLogger("wharfie.registry")
 
@@ -56,9 +56,8 @@ def fetch_manifest(session: Session, repo: str, ref: str) -> tuple[bytes, str]:
     resp = session.request("GET", f"/v2/{repo}/manifests/{ref}", headers={"Accept": mf.ACCEPT}, stream=True)
     try:
         if resp.status_code != 200:
-            resp.read()
-            raise error_for(resp)
-        declared = int(resp.headers.get("content-length") or 0)
+            raise error_for(resp)  # reads a bounded part of the body
+        declared = content_length(resp) or 0
         if declared > mf.MAX_MANIFEST:
             raise InvalidArgument(f"manifest too large: {declared} bytes (limit {mf.MAX_MANIFEST})")
         body = bytearray()

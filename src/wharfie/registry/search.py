@@ -10,8 +10,6 @@ from typing import Any
 from wharfie.errors import NotFound
 from wharfie.registry.session import Session, error_for
 
-MAX_BODY = 8 << 20
-
 
 def run(session: Session, domain: str, term: str, limit: int) -> list[dict[str, Any]]:
     limit = limit or 25
@@ -19,7 +17,7 @@ def run(session: Session, domain: str, term: str, limit: int) -> list[dict[str, 
                            params={"q": term, "n": str(limit)})
     if resp.status_code == 200:
         try:
-            results = json.loads(resp.content[:MAX_BODY]).get("results") or []
+            results = json.loads(resp.content).get("results") or []  # at most session.MAX_BODY
             return [_hub_result(r) for r in results][:limit]
         except (ValueError, AttributeError):
             pass
@@ -30,7 +28,7 @@ def run(session: Session, domain: str, term: str, limit: int) -> list[dict[str, 
     if resp.status_code != 200:
         raise error_for(resp, f"search on {domain} failed")
     try:
-        repos = json.loads(resp.content[:MAX_BODY]).get("repositories") or []
+        repos = json.loads(resp.content).get("repositories") or []
     except (ValueError, AttributeError):
         repos = []
     hits = [r for r in repos if isinstance(r, str) and term in r]

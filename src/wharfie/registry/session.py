@@ -9,12 +9,17 @@
                     401 is an error (no loops).
 
 Idempotent requests are retried with backoff on connection errors, 429 and 5xx.
+Credentials go only to the registry's own origin (scheme, host, port): an upload location or a
+pagination link elsewhere is fetched without them, and only the registry's own 401s can change
+the auth challenge. Bodies are asked for without content coding and read with a bound
+(`read_limited`): a hostile registry cannot make the client buffer without end.
 Callers run in worker threads; nothing here touches the event loop.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import threading
@@ -41,6 +46,7 @@ RETRIES = 3
 BACKOFF = 0.25
 MAX_ERROR_BODY = 64 << 10
 MAX_TOKEN_BODY = 1 << 20
+MAX_BODY = 1 << 20  # a non-streamed response (JSON: tags, catalog, search; upload replies)
 TIMEOUT = httpx.Timeout(30.0, read=120.0)
 
 
@@ -51,7 +57,7 @@ class RegistryUnreachable(Unavailable):
 def registry_message(resp: httpx.Response) -> str:
     """Distribution's error body as Docker prints it: "manifest unknown: manifest unknown"."""
     try:
-        body = resp.read()[:MAX_ERROR_BODY]
+        body = read_limited(resp, MAX_ERROR_BODY)
         errors = json.loads(body).get("errors") or []
         parts = []
         for e in errors:
@@ -64,6 +70,41 @@ def registry_message(resp: httpx.Response) -> str:
     except (ValueError, AttributeError, TypeError, httpx.HTTPError):
         pass
     return f"unexpected status from {resp.request.method} request to {resp.request.url}: {_status_line(resp)}"
+
+
+def read_limited(resp: httpx.Response, limit: int) -> bytes:
+    """At most `limit` bytes of the body as sent (registry requests ask for no content coding,
+    so nothing is inflated), then the response is closed; the rest is never read."""
+    try:
+        return resp.content[:limit]  # already read
+    except httpx.ResponseNotRead:
+        pass
+    body = bytearray()
+    try:
+        for chunk in resp.iter_raw(1 << 16):
+            body += chunk
+            if len(body) >= limit:
+                break
+    finally:
+        resp.close()
+    return bytes(body[:limit])
+
+
+def content_length(resp: httpx.Response) -> int | None:
+    """The Content-Length header (None when absent); a malformed one is the registry's error."""
+    value = resp.headers.get("content-length")
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isascii() or not value.isdigit():
+        raise WharfieError(f"invalid Content-Length {value[:40]!r} from the registry at {resp.request.url}")
+    return int(value)
+
+
+def origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    u = httpx.URL(url)
+    return u.scheme, u.host, u.port or {"http": 80, "https": 443}.get(u.scheme)
 
 
 def _status_line(resp: httpx.Response) -> str:
@@ -112,11 +153,13 @@ class TokenCache:
 class Transport:
     """The HTTP client for one endpoint and what its `/v2/` said."""
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, http: httpx.BaseTransport | None = None) -> None:
         self.endpoint = endpoint
+        # identity: bodies are read as sent (digests, `iter_raw`, bounded reads); `http` is for tests
         self.client = httpx.Client(verify=endpoint.verify_tls, timeout=TIMEOUT, follow_redirects=True,
                                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-                                   headers={"User-Agent": "wharfie/0.1 (docker-compatible)"})
+                                   headers={"User-Agent": "wharfie/0.1 (docker-compatible)",
+                                            "Accept-Encoding": "identity"}, transport=http)
         self._ping: Ping | None = None
         self._lock = threading.Lock()
 
@@ -133,10 +176,11 @@ class Transport:
             url = base + "/v2/"
             last = i == len(self.endpoint.schemes) - 1  # a fallback follows: fail fast
             try:
-                resp = _with_retries(lambda u=url: self.client.get(u), idempotent=last)  # type: ignore[misc]
+                resp = _with_retries(lambda u=url: open_stream(self.client, "GET", u), idempotent=last)  # type: ignore[misc]
             except httpx.HTTPError as e:
                 errors.append(f'Get "{url}": {_describe(e, self.endpoint.host)}')
                 continue
+            resp.close()  # the status and the challenge are all it says
             if resp.status_code in (200, 401):
                 found = ch.pick(ch.parse(resp.headers.get("www-authenticate", ""))) if resp.status_code == 401 else None
                 return Ping(base, found)
@@ -151,6 +195,11 @@ class Transport:
 
     def close(self) -> None:
         self.client.close()
+
+
+def open_stream(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """Send, leaving the body unread (read it with `read_limited`, or close)."""
+    return client.send(client.build_request(method, url, **kwargs), stream=True)
 
 
 def _describe(e: httpx.HTTPError, host: str) -> str:
@@ -217,23 +266,25 @@ class Session:
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                 content: Any = None, params: dict[str, str] | None = None, stream: bool = False,
                 idempotent: bool | None = None) -> httpx.Response:
-        """Send with auth; a response is returned whatever its status (callers check)."""
+        """Send with auth; a response is returned whatever its status (callers check). Without
+        `stream`, at most MAX_BODY bytes of the body are read (`content` holds them)."""
         url = self.url(path)
+        ours = origin(url) == origin(self.base)  # anywhere else gets no credentials
         retryable = method in ("GET", "HEAD") if idempotent is None else idempotent
         fresh = False
         while True:
             hdrs = dict(headers or {})
-            authz = self.authorization(refresh=fresh)
+            authz = self.authorization(refresh=fresh) if ours else None
             if authz:
                 hdrs["Authorization"] = authz
 
             def send(h: dict[str, str] = hdrs) -> httpx.Response:
                 req = self.client.build_request(method, url, headers=h, content=content, params=params)
-                return self.client.send(req, stream=stream)
+                return self.client.send(req, stream=True)
 
             resp = _with_retries(send, retryable)
-            if resp.status_code != 401 or fresh or not self._can_refresh(resp, content):
-                return resp
+            if resp.status_code != 401 or fresh or not ours or not self._can_refresh(resp, content):
+                return resp if stream else _bounded(resp)
             resp.close()
             fresh = True
 
@@ -243,6 +294,8 @@ class Session:
         auth since we first asked) — and only with a replayable body."""
         if content is not None and not isinstance(content, bytes):
             return False
+        if origin(resp.url) != origin(self.base):
+            return False  # a redirect target's 401 is an error, never a new challenge or realm
         said = ch.pick(ch.parse(resp.headers.get("www-authenticate", "")))
         if said is not None and said != self.transport.ping().challenge:
             self.transport.rechallenge(said)
@@ -268,7 +321,10 @@ class Session:
     def _token(self, chal: ch.Challenge, refresh: bool) -> str:
         if self.auth.registry_token:
             return self.auth.registry_token
-        key = (chal.realm, chal.params.get("service", ""), " ".join(self.scopes), self.auth.username)
+        a = self.auth
+        secret = hashlib.sha256("\0".join((a.username, a.password, a.identity_token, a.registry_token))
+                                .encode()).hexdigest()  # other credentials never share a token
+        key = (chal.realm, chal.params.get("service", ""), " ".join(self.scopes), a.username, secret)
         if not refresh:
             cached = self.tokens.get(key)
             if cached:
@@ -276,6 +332,14 @@ class Session:
         got = fetch_token(self.client, chal, self.scopes, self.auth)
         self.tokens.put(key, got.token, got.ttl)
         return got.token
+
+
+def _bounded(resp: httpx.Response) -> httpx.Response:
+    """The response with at most MAX_BODY bytes of its body read, as sent, and its connection released."""
+    body = read_limited(resp, MAX_BODY)
+    headers = [(k, v) for k, v in resp.headers.multi_items() if k.lower() != "content-encoding"]
+    return httpx.Response(resp.status_code, headers=headers, content=body, request=resp.request,
+                          extensions=resp.extensions)
 
 
 def basic_header(auth: AuthConfig) -> str:
@@ -300,17 +364,18 @@ def fetch_token(client: httpx.Client, chal: ch.Challenge, scopes: list[str],
     if auth.identity_token:
         form = {"grant_type": "refresh_token", "refresh_token": auth.identity_token, "service": service,
                 "client_id": "wharfie", "scope": " ".join(scopes)}
-        resp = _with_retries(lambda: client.post(realm, data=form), idempotent=True)
+        resp = _with_retries(lambda: open_stream(client, "POST", realm, data=form), idempotent=True)
     else:
         params: list[tuple[str, str | int | float | bool | None]] = [("service", service)] if service else []
         params += [("scope", s) for s in scopes]
         if offline:
             params += [("offline_token", "true"), ("client_id", "wharfie")]
         headers = {"Authorization": basic_header(auth)} if auth.username else {}
-        resp = _with_retries(lambda: client.get(realm, params=params, headers=headers), idempotent=True)
+        resp = _with_retries(lambda: open_stream(client, "GET", realm, params=params, headers=headers),
+                             idempotent=True)
     if resp.status_code != 200:
         raise error_for(resp, "failed to fetch an authorization token" if resp.status_code != 401 else "")
-    body = resp.content[:MAX_TOKEN_BODY]
+    body = read_limited(resp, MAX_TOKEN_BODY)
     try:
         data = json.loads(body)
         token = data.get("token") or data.get("access_token")

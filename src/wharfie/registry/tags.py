@@ -9,7 +9,6 @@ from wharfie.oci.reference import Reference
 from wharfie.registry.session import Session, error_for
 
 MAX_PAGES = 100
-MAX_BODY = 8 << 20
 
 
 def list_tags(session: Session, ref: Reference) -> list[str]:
@@ -24,7 +23,7 @@ def list_tags(session: Session, ref: Reference) -> list[str]:
         if resp.status_code != 200:
             raise error_for(resp, f"failed to list the tags of {ref.familiar_name}")
         try:
-            page = json.loads(resp.content[:MAX_BODY]).get("tags") or []
+            page = json.loads(resp.content).get("tags") or []  # at most session.MAX_BODY
         except (ValueError, AttributeError):
             page = []
         out += [t for t in page if isinstance(t, str)]

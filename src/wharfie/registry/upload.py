@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import quote
 
-from wharfie.registry.session import Session, error_for
+from wharfie.registry.session import Session, content_length, error_for
 
 CHUNK_SIZE = 32 << 20
 OCTET = "application/octet-stream"
@@ -47,7 +47,8 @@ def exists(session: Session, repo: str, digest: str) -> int | None:
     resp = session.request("HEAD", f"/v2/{repo}/blobs/{digest}")
     resp.close()
     if resp.status_code == 200:
-        return int(resp.headers.get("content-length") or -1)
+        size = content_length(resp)
+        return -1 if size is None else size
     if resp.status_code == 404:
         return None
     raise error_for(resp, f"failed to check blob {digest}")
