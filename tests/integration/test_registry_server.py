@@ -336,6 +336,20 @@ def test_manifest_invalid_and_too_large(http: httpx.Client) -> None:
     assert http.get("/v2/").status_code == 200  # still serving
 
 
+def test_trailing_newline_in_tag_or_subject_is_refused(http: httpx.Client, reg: RegistryServer) -> None:
+    config = b"{}"
+    push_blob(http, "nl", config)
+    body = image_manifest(config, [])
+    r = http.put("/v2/nl/manifests/latest%0A", content=body, headers={"Content-Type": OCI_MANIFEST})
+    assert r.status_code == 400  # was 201, and a tag "latest\n"
+    doc = json.loads(image_manifest(config, []))
+    doc["subject"] = {"mediaType": OCI_MANIFEST, "digest": sha(b"s") + "\n", "size": 1}
+    r = http.put("/v2/nl/manifests/t", content=json.dumps(doc).encode(), headers={"Content-Type": OCI_MANIFEST})
+    assert r.status_code == 400 and code(r) == "MANIFEST_INVALID"  # was a broken OCI-Subject header
+    assert http.get("/v2/nl/tags/list").json()["tags"] in (None, [])
+    assert "'/v2/nl/manifests/latest\\n'" in reg.log.read_text()  # logged quoted, on one line
+
+
 def test_manifest_put_by_digest(http: httpx.Client) -> None:
     config = b"{}"
     push_blob(http, "bd", config)
@@ -665,7 +679,7 @@ def test_skopeo_registry_to_registry_mounts_and_deletes(reg: RegistryServer, arc
     base = f"docker://{reg.host}"
     skopeo("copy", "--dest-tls-verify=false", f"docker-archive:{archives['docker']}", f"{base}/a/bb:1")
     skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", f"{base}/a/bb:1", f"{base}/b/bb:1")
-    assert "POST /v2/b/bb/blobs/uploads/ 201" in reg.log.read_text()  # the layer was mounted
+    assert "POST '/v2/b/bb/blobs/uploads/' 201" in reg.log.read_text()  # the layer was mounted
     assert http.get("/v2/_catalog").json()["repositories"] == ["a/bb", "b/bb"]
     skopeo("delete", "--tls-verify=false", f"{base}/b/bb:1")
     assert http.get("/v2/b/bb/manifests/1").status_code == 404

@@ -21,6 +21,14 @@ from wharfie.oci import digest as dg
 CHUNK = 1 << 20
 
 
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Writer:
     """An in-progress blob. Use as a context manager: an exception aborts it."""
 
@@ -56,6 +64,7 @@ class Writer:
             self.tmp.unlink()
         else:
             os.rename(self.tmp, final)
+            fsync_dir(final.parent)  # the rename itself must survive a power loss
         self.digest = actual
         return actual
 

@@ -5,8 +5,8 @@ import re
 
 from wharfie.errors import InvalidArgument
 
-_DIGEST_RE = re.compile(r"^(?P<alg>[a-z0-9]+(?:[.+_-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)$")
-_SHA256_HEX = re.compile(r"^[a-f0-9]{64}$")
+_DIGEST_RE = re.compile(r"^(?P<alg>[a-z0-9]+(?:[.+_-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)\Z")
+_SHA256_HEX = re.compile(r"^[a-f0-9]{64}\Z")
 
 
 def parse(digest: str) -> tuple[str, str]:

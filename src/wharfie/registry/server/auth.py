@@ -2,15 +2,20 @@
 
 bcrypt is slow on purpose (tens of ms), and `docker push` sends dozens of requests with the
 same credentials, so a successful check is remembered by (user, sha256(password)) for as long
-as the file is unchanged. Checks run in a worker thread; `bcrypt` is imported only here.
+as the file is unchanged. Checks run on their own two threads (`check_async`), so a flood of
+bad passwords queues there instead of starving the default pool that does all disk I/O; an
+unknown user costs a bcrypt too (against a dummy hash), so timing does not reveal user names.
+`bcrypt` is imported only here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from wharfie.registry.server.errors import RegistryError
@@ -18,6 +23,7 @@ from wharfie.registry.server.errors import RegistryError
 log = logging.getLogger("wharfie.registry")
 
 REALM = "wharfie-registry"
+BCRYPT_THREADS = 2
 
 
 def parse_htpasswd(text: str) -> dict[str, bytes]:
@@ -51,7 +57,12 @@ class Htpasswd:
         self._mtime = 0.0
         self._users: dict[str, bytes] = {}
         self._ok: set[tuple[str, bytes]] = set()
+        self._dummy: bytes | None = None  # a hash for unknown users, made on first use
+        self._pool = ThreadPoolExecutor(BCRYPT_THREADS, thread_name_prefix="wharfie-bcrypt")
         self._reload()
+
+    async def check_async(self, header: str) -> str:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.check, header)
 
     def _reload(self) -> None:
         """Pick up edits to the file; a file that vanished or broke keeps the last good users
@@ -61,6 +72,7 @@ class Htpasswd:
             if mtime != self._mtime:
                 self._users = parse_htpasswd(self.path.read_text())
                 self._ok.clear()
+                self._dummy = None
                 self._mtime = mtime
         except (OSError, ValueError) as e:
             if not self._mtime:
@@ -80,7 +92,14 @@ class Htpasswd:
         import bcrypt
 
         hashed = self._users.get(user)
-        if hashed is None or not bcrypt.checkpw(password.encode(), hashed.replace(b"$2y$", b"$2b$", 1)):
+        if hashed is None:
+            if self._dummy is None:
+                raw = next(iter(self._users.values()), b"")[4:6]  # the cost of a real entry
+                cost = int(raw) if raw.isdigit() and 4 <= int(raw) <= 31 else 10
+                self._dummy = bcrypt.hashpw(b"-", bcrypt.gensalt(rounds=cost))
+            bcrypt.checkpw(password.encode(), self._dummy)  # as slow as a known user's check
+            raise unauthorized("invalid username or password")
+        if not bcrypt.checkpw(password.encode(), hashed.replace(b"$2y$", b"$2b$", 1)):
             raise unauthorized("invalid username or password")
         self._ok.add(key)
         return user

@@ -7,11 +7,11 @@ import re
 from wharfie.registry.server.errors import RegistryError
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*\Z")
+TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}\Z")
 # Only sha256 is stored; other algorithms are refused as unsupported rather than malformed.
-DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-ANY_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}\Z")
+ANY_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
 # Clients cap "host:port/name" at 255 characters; leave room for a host.
 MAX_NAME = 229
 

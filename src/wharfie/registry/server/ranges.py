@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)\Z")
 # The spec says "<start>-<end>"; docker and some clients send "bytes <start>-<end>/<size|*>".
-_CONTENT_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+_CONTENT_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?\Z")
 
 
 class Unsatisfiable(ValueError):

@@ -114,18 +114,18 @@ class Registry:
         except (h11.RemoteProtocolError, ConnectionError):
             raise  # the client is gone: let the connection close
         except Exception:
-            log.exception("%s %s failed", req.method, req.path)
+            log.exception("%s %r failed", req.method, req.path)
             err = RegistryError("UNKNOWN", "internal server error", status=500)
             resp = error_response(err, req)
-        log.info("%s %s %d", req.method, req.path, resp.status)
+        log.info("%s %r %d", req.method, req.path, resp.status)  # %r: a path can't forge lines
         return resp
 
     async def _dispatch(self, req: Request) -> Response:
         if self.htpasswd is not None:
-            await run(self.htpasswd.check, req.headers.get("authorization", ""))
+            await self.htpasswd.check_async(req.headers.get("authorization", ""))
         method = "GET" if req.method == "HEAD" else req.method
         for kind, rx in PATTERNS:
-            m = rx.match(req.path)
+            m = rx.fullmatch(req.path)
             if m:
                 handler = self.table.get((kind, method))
                 if handler is None or (req.method == "HEAD" and kind not in ("base", "manifest", "blob", "tags")):
@@ -180,9 +180,9 @@ class Registry:
         else:
             raise RegistryError("MANIFEST_INVALID", f"invalid tag {ref!r}")
         data = await self._read_manifest_body(req)
-        m = await run(manifests.parse, data, req.headers.get("content-type", ""))
-        if tag is None and dg.of_bytes(data) != ref:
-            raise RegistryError("DIGEST_INVALID", f"manifest digest {dg.of_bytes(data)} does not match {ref}")
+        m, actual = await run(_parse_manifest, data, req.headers.get("content-type", ""))
+        if tag is None and actual != ref:
+            raise RegistryError("DIGEST_INVALID", f"manifest digest {actual} does not match {ref}")
         digest = await run(self.storage.put_manifest, name, data, m, tag)
         headers = [("Location", f"/v2/{name}/manifests/{digest}"), ("Docker-Content-Digest", digest)]
         if m.subject:
@@ -280,6 +280,7 @@ class Registry:
     async def patch_upload(self, req: Request, name: str, sid: str) -> Response:
         s = self.uploads.get(name, sid)
         async with s.lock:
+            self.uploads.live(s)  # not finished or cancelled while we waited
             await self._receive_chunk(req, s)
         return Response(202, b"", self._upload_headers(s), content_type=None)
 
@@ -290,6 +291,7 @@ class Registry:
             raise RegistryError("DIGEST_INVALID", "the closing PUT needs ?digest=")
         names.check_digest(digest)
         async with s.lock:
+            self.uploads.live(s)
             await self._receive_chunk(req, s)
             await run(self.uploads.finish, s, digest)
         await run(self.storage.link_blob, name, digest)
@@ -298,6 +300,7 @@ class Registry:
     async def cancel_upload(self, req: Request, name: str, sid: str) -> Response:
         s = self.uploads.get(name, sid)
         async with s.lock:  # not under a chunk that is still being written or committed
+            self.uploads.live(s)
             await run(self.uploads.cancel, s)
         return Response(204, b"", content_type=None)
 
@@ -323,6 +326,11 @@ class Registry:
         if expected is not None and got != expected:
             await run(self.uploads.rollback, s, size, hasher)
             raise RegistryError("SIZE_INVALID", f"chunk has {got} bytes, its range says {expected}")
+
+
+def _parse_manifest(data: bytes, content_type: str) -> tuple[manifests.Manifest, str]:
+    """Blocking (up to 4 MiB to parse and hash): the manifest's facts and its digest."""
+    return manifests.parse(data, content_type), dg.of_bytes(data)
 
 
 async def _read_file(fh: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:

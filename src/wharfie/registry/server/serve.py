@@ -131,6 +131,16 @@ async def _run_until_signal(uploads: Uploads) -> None:
         try:
             await asyncio.wait_for(stop.wait(), EXPIRE_EVERY)
         except TimeoutError:
-            expired = uploads.expire()  # a few unlinks; sessions are loop state
-            if expired:
-                log.info("expired %d idle upload session(s)", expired)
+            await expire_uploads(uploads)
+
+
+async def expire_uploads(uploads: Uploads) -> None:
+    """Drop idle sessions (on the loop: it reads their asyncio locks), unlink their files in a
+    thread. A failure is logged: it must never end the server."""
+    try:
+        stale = uploads.take_stale()
+        await asyncio.to_thread(uploads.discard, stale)
+        if stale:
+            log.info("expired %d idle upload session(s)", len(stale))
+    except Exception:
+        log.exception("expiring idle upload sessions failed")

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from wharfie.content import store
 from wharfie.content.store import ContentStore
 from wharfie.errors import WharfieError
 from wharfie.oci import digest as dg
@@ -31,11 +32,20 @@ from wharfie.registry.server.manifests import parse as parse_manifest
 
 
 def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    store.fsync_dir(path)
+
+
+def make_dirs(path: Path) -> None:
+    """mkdir -p, fsyncing the parent of each directory it creates (else a power loss can
+    drop a new directory, and the files renamed into it, after we answered 201)."""
+    if path.is_dir():
+        return
+    make_dirs(path.parent)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        path.mkdir()
+    except FileExistsError:
+        pass  # a concurrent request made it, maybe not yet durably: fsync anyway
+    fsync_dir(path.parent)
 
 
 class Storage:
@@ -56,7 +66,7 @@ class Storage:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         os.rename(tmp, path)
         fsync_dir(path.parent)
 
