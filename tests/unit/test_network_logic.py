@@ -164,5 +164,46 @@ def test_bridges_cannot_reach_host_loopback() -> None:
     from wharfie.network import iptables
 
     nets = [nat.NetRules("br0", "10.1.0.0/24", False)]
-    assert 'iifname "br0" ip daddr 127.0.0.0/8 drop' in nat.render("t", nets, [])
-    assert f"-A {iptables.chain('t', 'RAW')} -i br0 -d 127.0.0.0/8 -j DROP" in iptables.render("t", nets, [])
+    assert 'iifname != "lo" ip daddr 127.0.0.0/8 drop' in nat.render("t", nets, [])
+    assert f"-A {iptables.chain('t', 'RAW')} ! -i lo -d 127.0.0.0/8 -j DROP" in iptables.render("t", nets, [])
+
+
+def test_loopback_only_ports_are_not_reachable_from_other_interfaces() -> None:
+    """127/8 from anything but `lo` is dropped at raw prerouting, before the DNAT, even with
+    no network at all (a LAN host sending to 127.0.0.1:PORT through the host's eth0)."""
+    from wharfie.network import iptables
+
+    ports = [nat.PortRule("tcp", "127.0.0.1", 8080, "10.1.0.2", 80)]
+    text = nat.render("t", [], ports)
+    raw = text.index("chain raw_prerouting")
+    assert text.index('iifname != "lo" ip daddr 127.0.0.0/8 drop') > raw
+    assert "priority raw" in text[raw:text.index("}", raw)]
+    assert f"-A {iptables.chain('t', 'RAW')} ! -i lo -d 127.0.0.0/8 -j DROP" in iptables.render("t", [], ports)
+
+
+def test_forwarding_into_a_bridge_only_for_published_ports_and_replies() -> None:
+    from wharfie.network import iptables
+
+    nets = [nat.NetRules("br0", "10.1.0.0/24", False)]
+    text = nat.render("t", nets, [])
+    fwd = text[text.index("chain forward"):]
+    accept_dnat = fwd.index('oifname "br0" iifname != "br0" ct status dnat accept')
+    accept_est = fwd.index('oifname "br0" iifname != "br0" ct state established,related accept')
+    drop = fwd.index('oifname "br0" iifname != "br0" drop')
+    assert accept_dnat < drop and accept_est < drop
+    assert "oifname \"br0\" accept" not in fwd
+    ipt = iptables.render("t", nets, [])
+    c = iptables.chain("t", "FWD")
+    rules = [line for line in ipt.splitlines() if line.startswith(f"-A {c}")]
+    assert rules == [f"-A {c} -o br0 ! -i br0 -m conntrack --ctstate DNAT -j ACCEPT",
+                     f"-A {c} -o br0 ! -i br0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                     f"-A {c} -o br0 ! -i br0 -j DROP",
+                     f"-A {c} -i br0 -j ACCEPT"]
+
+
+def test_masquerade_can_be_turned_off() -> None:
+    from wharfie.network import iptables
+
+    nets = [nat.NetRules("br0", "10.1.0.0/24", False, masquerade=False)]
+    assert 'ip saddr 10.1.0.0/24 oifname != "br0" masquerade' not in nat.render("t", nets, [])
+    assert "-s 10.1.0.0/24 ! -o br0 -j MASQUERADE" not in iptables.render("t", nets, [])

@@ -40,10 +40,10 @@ def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
     for n in nets:
         lines.append(f"-A {post} -o {n.bridge} -s 127.0.0.0/8 -j MASQUERADE")
         lines.append(f"-A {post} -o {n.bridge} -s {n.subnet} -m conntrack --ctstate DNAT -j MASQUERADE")
-        if not n.internal:
+        if not n.internal and n.masquerade:
             lines.append(f"-A {post} -s {n.subnet} ! -o {n.bridge} -j MASQUERADE")
     lines += ["COMMIT", "*raw", f":{raw} - [0:0]"]
-    lines += [f"-A {raw} -i {n.bridge} -d 127.0.0.0/8 -j DROP" for n in nets]  # see nat.py
+    lines.append(f"-A {raw} ! -i lo -d 127.0.0.0/8 -j DROP")  # see nat.py
     lines += ["COMMIT", "*filter", f":{fwd} - [0:0]"]
     for n in nets:
         for o in nets:
@@ -52,8 +52,11 @@ def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
         if n.internal:
             lines.append(f"-A {fwd} -i {n.bridge} ! -o {n.bridge} -j REJECT")
             lines.append(f"-A {fwd} -o {n.bridge} ! -i {n.bridge} -j REJECT")
+        else:  # into the bridge from elsewhere: published ports and replies only (see nat.py)
+            lines.append(f"-A {fwd} -o {n.bridge} ! -i {n.bridge} -m conntrack --ctstate DNAT -j ACCEPT")
+            lines.append(f"-A {fwd} -o {n.bridge} ! -i {n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+            lines.append(f"-A {fwd} -o {n.bridge} ! -i {n.bridge} -j DROP")
         lines.append(f"-A {fwd} -i {n.bridge} -j ACCEPT")
-        lines.append(f"-A {fwd} -o {n.bridge} -j ACCEPT")
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 

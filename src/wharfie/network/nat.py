@@ -31,6 +31,7 @@ class NetRules:
     bridge: str
     subnet: str
     internal: bool
+    masquerade: bool = True  # com.docker.network.bridge.enable_ip_masquerade
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,11 @@ class PortRule:
 def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
     lines = [f"table ip {table} {{"]
     # route_localnet (needed for 127.0.0.1:PORT) would also let a container reach the host's
-    # loopback services by sending to 127.x through the bridge: drop that first (CVE-2020-8558)
-    lines += ["  chain raw_prerouting {", "    type filter hook prerouting priority raw; policy accept;"]
-    lines += [f'    iifname "{n.bridge}" ip daddr 127.0.0.0/8 drop' for n in nets]
-    lines += ["  }"]
+    # loopback services by sending to 127.x through the bridge (CVE-2020-8558), and the DNAT
+    # below runs before the kernel's martian check: a LAN host sending to 127.0.0.1:PORT would
+    # reach a port published on 127.0.0.1 only. 127/8 arrives through `lo` or not at all.
+    lines += ["  chain raw_prerouting {", "    type filter hook prerouting priority raw; policy accept;",
+              '    iifname != "lo" ip daddr 127.0.0.0/8 drop', "  }"]
     lines += ["  chain prerouting {", "    type nat hook prerouting priority dstnat; policy accept;",
               "    fib daddr type local jump ports", "  }",
               "  chain output {", "    type nat hook output priority -100; policy accept;",
@@ -63,7 +65,7 @@ def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
         # hairpin: a container reaching a published port through a host address lands on its
         # own bridge; answer from the gateway so the reply comes back the way it went
         lines.append(f'    oifname "{n.bridge}" ip saddr {n.subnet} ct status dnat masquerade')
-        if not n.internal:
+        if not n.internal and n.masquerade:
             lines.append(f'    ip saddr {n.subnet} oifname != "{n.bridge}" masquerade')
     lines += ["  }", "  chain forward {", "    type filter hook forward priority filter; policy accept;"]
     for n in nets:  # networks are isolated from each other (Docker's DOCKER-ISOLATION chains)
@@ -74,6 +76,11 @@ def render(table: str, nets: list[NetRules], ports: list[PortRule]) -> str:
         if n.internal:
             lines.append(f'    iifname "{n.bridge}" oifname != "{n.bridge}" reject')
             lines.append(f'    oifname "{n.bridge}" iifname != "{n.bridge}" reject')
+        else:  # from elsewhere into the bridge: published ports and replies only (not the LAN
+            # reaching every port of every container); same-bridge and outbound traffic pass
+            lines.append(f'    oifname "{n.bridge}" iifname != "{n.bridge}" ct status dnat accept')
+            lines.append(f'    oifname "{n.bridge}" iifname != "{n.bridge}" ct state established,related accept')
+            lines.append(f'    oifname "{n.bridge}" iifname != "{n.bridge}" drop')
     lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
 
