@@ -407,3 +407,119 @@ def test_iptables_backend(tmp_path: Path, busybox_archive: Path) -> None:
     for tbl in ("nat", "filter"):
         out = subprocess.run(["iptables", "-w", "-t", tbl, "-S"], capture_output=True, text=True).stdout
         assert iptables.chain(table, "") not in out
+
+
+@pytest.fixture
+def lan():  # type: ignore[no-untyped-def]
+    """A namespace playing a LAN host: a veth pair, 198.18.77.2 inside, 198.18.77.1 on the
+    host side, its default route and 127/8 (lo stays down: no loopback of its own) via the host."""
+    tag = f"{os.getpid() % 100000}"
+    name, host_if, peer = f"whlan{tag}", f"whl{tag}h", f"whl{tag}p"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    try:
+        ip("netns", "add", name)
+        ip("link", "add", host_if, "type", "veth", "peer", "name", peer)
+        ip("link", "set", peer, "netns", name)
+        ip("addr", "add", "198.18.77.1/30", "dev", host_if)
+        ip("link", "set", host_if, "up")
+        ip("-n", name, "addr", "add", "198.18.77.2/30", "dev", peer)
+        ip("-n", name, "link", "set", peer, "up")
+        ip("-n", name, "route", "add", "default", "via", "198.18.77.1")
+        ip("-n", name, "route", "add", "127.0.0.0/8", "via", "198.18.77.1")
+        # an attacker's host accepts the replies from 127.0.0.1 (not a martian source here)
+        ip("netns", "exec", name, "sysctl", "-qw", f"net.ipv4.conf.{peer}.route_localnet=1")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+
+
+def lan_connects(ns: str, addr: str, port: int) -> bool:
+    """Whether a TCP connection from the LAN namespace to addr:port is answered."""
+    code = f"import socket; socket.create_connection(({addr!r}, {port}), timeout=3).close()"
+    return subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code], capture_output=True).returncode == 0
+
+
+def test_lan_reaches_only_published_ports(docker, lan: str) -> None:
+    """A LAN host reaches a port published on every address, but neither a port published on
+    127.0.0.1 only (by sending to 127.0.0.1 through the host) nor a container's other ports."""
+    wide, local = free_port(), free_port()
+    docker.ok("run", "-d", "--name", "lanweb", "-p", f"{wide}:80", "-p", f"127.0.0.1:{local}:81",
+              "busybox", "sh", "-c", "httpd -p 81 -h /; " + HTTPD[2])
+    try:
+        addr = json.loads(docker.ok("inspect", "lanweb"))[0]["NetworkSettings"]["IPAddress"]
+        fetch(wide)
+        assert lan_connects(lan, "198.18.77.1", wide)  # the fixture works: published ports do
+        assert not lan_connects(lan, "127.0.0.1", local)
+        assert not lan_connects(lan, addr, 80)  # unpublished from the LAN's point of view
+        assert not lan_connects(lan, addr, 81)
+    finally:
+        cleanup(docker, "lanweb")
+
+
+def test_bridge_options_are_honoured_or_refused(docker) -> None:
+    port = free_port()
+    # never adopt an interface that exists (a veth standing for eth0) or another network's bridge
+    dummy = f"whdum{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", dummy, "type", "veth", "peer", "name", dummy + "p"], check=True)
+    try:
+        r = docker("network", "create", "-o", f"com.docker.network.bridge.name={dummy}", "adopter")
+        assert r.rc != 0 and "already exists" in r.err
+        assert "inet " not in subprocess.run(["ip", "-4", "addr", "show", dummy], capture_output=True, text=True).stdout
+    finally:
+        docker("network", "rm", "adopter")
+        subprocess.run(["ip", "link", "del", dummy], capture_output=True)
+    docker.ok("network", "create", "-o", "com.docker.network.bridge.name=whtestbr0",
+              "-o", "com.docker.network.bridge.host_binding_ipv4=127.0.0.1", "optnet")
+    try:
+        assert Path("/sys/class/net/whtestbr0/bridge").is_dir()
+        r = docker("network", "create", "-o", "com.docker.network.bridge.name=whtestbr0", "twin")
+        assert r.rc != 0 and "already" in r.err
+        for opt in ("com.docker.network.bridge.enable_icc=false", "com.docker.network.bridge.gateway_mode_ipv4=routed",
+                    "com.docker.network.bridge.enable_ip_masquerade=maybe"):
+            r = docker("network", "create", "-o", opt, "restricted")
+            assert r.rc != 0 and "com.docker.network.bridge." in r.err, opt
+        docker.ok("run", "-d", "--name", "hbweb", "--network", "optnet", "-p", f"{port}:80", "busybox", *HTTPD)
+        ports = json.loads(docker.ok("inspect", "hbweb"))[0]["NetworkSettings"]["Ports"]
+        assert ports == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+        assert fetch(port).startswith("hello from")
+    finally:
+        cleanup(docker, "hbweb")
+        docker("network", "rm", "optnet", "twin", "restricted")
+    assert not Path("/sys/class/net/whtestbr0").exists()
+
+
+def test_builtin_network_by_id_and_reconnect_after_disconnect(docker) -> None:
+    for name, want in (("host", "lo"), ("none", "lo")):
+        nid = json.loads(docker.ok("network", "inspect", name))[0]["Id"]
+        out = docker.ok("run", "--rm", "--network", nid[:12], "busybox", "ip", "-o", "link")
+        assert want in out and ("eth0" not in out or name == "host"), name
+    docker.ok("network", "create", "hopnet")
+    try:
+        docker.ok("run", "-d", "--name", "hopper", "busybox", "sleep", "300")
+        docker.ok("network", "disconnect", "bridge", "hopper")
+        docker.ok("network", "connect", "hopnet", "hopper")
+        info = json.loads(docker.ok("inspect", "hopper"))[0]
+        assert set(info["NetworkSettings"]["Networks"]) == {"hopnet"}
+        gw = info["NetworkSettings"]["Networks"]["hopnet"]["Gateway"]
+        assert f"default via {gw}" in docker.ok("exec", "hopper", "ip", "-4", "route")
+    finally:
+        cleanup(docker, "hopper")
+        docker("network", "rm", "hopnet")
+
+
+def test_concurrent_creates_get_distinct_subnets(docker) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"race{i}" for i in range(4)]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda n: docker("network", "create", n), names))
+        assert all(r.rc == 0 for r in results), [r.err for r in results]
+        subnets = [json.loads(docker.ok("network", "inspect", n))[0]["IPAM"]["Config"][0]["Subnet"] for n in names]
+        assert len(set(subnets)) == len(names)
+    finally:
+        docker("network", "rm", *names)

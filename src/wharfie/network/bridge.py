@@ -47,6 +47,10 @@ def exists(name: str) -> bool:
     return os.path.exists(f"/sys/class/net/{name}")
 
 
+def is_bridge(name: str) -> bool:
+    return os.path.isdir(f"/sys/class/net/{name}/bridge")
+
+
 def _ready(name: str, gateway: str, prefixlen: int) -> bool:
     """Whether the bridge already exists, is up and has the gateway address as its primary one:
     two ioctls, so a restarting daemon doesn't import pyroute2 before it is ready."""
@@ -82,6 +86,8 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int) -> None:
                 if not ipr.link_lookup(ifname=name):
                     raise WharfieError(f"could not create bridge {name}: {e}") from e
             found = ipr.link_lookup(ifname=name)
+        if not is_bridge(name):  # never put an address (or route_localnet) on eth0 & co.
+            raise WharfieError(f"{name} exists and is not a bridge")
         idx = found[0]
         have = {(a.get("address"), a["prefixlen"]) for a in ipr.get_addr(index=idx, family=2)}
         if (gateway, prefixlen) not in have:
@@ -98,6 +104,12 @@ def delete_link(name: str) -> None:
                 ipr.link("del", index=found[0])
             except Exception:  # gone meanwhile
                 pass
+
+
+def delete_bridge(name: str) -> None:
+    """delete_link for a network's bridge: never anything else that took its name."""
+    if is_bridge(name):
+        delete_link(name)
 
 
 def mac_for(ip: str) -> str:
@@ -133,21 +145,39 @@ def attach(bridge: str, sandbox: str, host_if: str, address: str, prefixlen: int
         except BaseException:
             ipr.link("del", index=host_idx)
             raise
-    with in_netns(sandbox) as ipr:
-        names = {link.get("ifname") for link in ipr.get_links()}
-        inner = next(f"eth{i}" for i in range(1000) if f"eth{i}" not in names)
-        idx = ipr.link_lookup(ifname=temp)[0]
-        ipr.link("set", index=idx, ifname=inner, address=mac)
-        ipr.addr("add", index=idx, address=address, prefixlen=prefixlen)
-        lo = ipr.link_lookup(ifname="lo")[0]
-        ipr.link("set", index=lo, state="up")
-        ipr.link("set", index=idx, state="up")
-        if default_route and gateway:
-            try:
-                ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=idx)
-            except Exception as e:
-                raise WharfieError(f"could not set the default route via {gateway}: {e}") from e
+    try:
+        with in_netns(sandbox) as ipr:
+            names = {link.get("ifname") for link in ipr.get_links()}
+            inner = next(f"eth{i}" for i in range(1000) if f"eth{i}" not in names)
+            idx = ipr.link_lookup(ifname=temp)[0]
+            ipr.link("set", index=idx, ifname=inner, address=mac)
+            ipr.addr("add", index=idx, address=address, prefixlen=prefixlen)
+            lo = ipr.link_lookup(ifname="lo")[0]
+            ipr.link("set", index=lo, state="up")
+            ipr.link("set", index=idx, state="up")
+            if default_route and gateway:
+                try:
+                    ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=idx)
+                except Exception as e:
+                    raise WharfieError(f"could not set the default route via {gateway}: {e}") from e
+    except BaseException:
+        delete_link(host_if)  # its peer, inside, goes with it
+        raise
     return inner
+
+
+def ensure_default_route(sandbox: str, gateway: str) -> None:
+    """A default route via `gateway` in the sandbox unless it still has one (the kernel drops
+    an interface's routes with it: disconnecting the network that held it leaves none)."""
+    if not netns.exists(sandbox):
+        return
+    with in_netns(sandbox) as ipr:
+        if any(r["dst_len"] == 0 and r.get("table") == 254 for r in ipr.get_routes(family=2)):
+            return
+        try:
+            ipr.route("replace", dst="0.0.0.0/0", gateway=gateway)
+        except Exception as e:
+            raise WharfieError(f"could not set the default route via {gateway}: {e}") from e
 
 
 def detach(sandbox: str, address: str) -> None:

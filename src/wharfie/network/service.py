@@ -42,6 +42,34 @@ DRIVERS = {"bridge": "bridge", "host": "host", "none": "null"}
 DEFAULT_BRIDGE = "wharfie0"
 DEFAULT_BIP = "10.87.0.1/16"
 DEFAULT_POOLS = [{"base": "10.90.0.0/15", "size": 24}]
+OPT = "com.docker.network.bridge."
+BRIDGE_OPTIONS = {OPT + k for k in ("name", "host_binding_ipv4", "enable_ip_masquerade", "enable_icc")}
+
+
+def _opt_bool(options: dict[str, str], key: str) -> bool:
+    v = options.get(key, "true").strip().lower()
+    if v in ("1", "t", "true", "yes"):
+        return True
+    if v in ("0", "f", "false", "no"):
+        return False
+    raise InvalidArgument(f"invalid value for {key}: {options[key]!r} (true or false)")
+
+
+def check_bridge_options(options: dict[str, str]) -> None:
+    """The `com.docker.network.bridge.*` options wharfie honours; any other one is refused
+    rather than silently ignored (most of them ask for more restriction)."""
+    for k in options:
+        if k.startswith(OPT) and k not in BRIDGE_OPTIONS:
+            raise InvalidArgument(f"unsupported bridge option {k}")
+    _opt_bool(options, OPT + "enable_ip_masquerade")
+    if not _opt_bool(options, OPT + "enable_icc"):
+        raise InvalidArgument(f"{OPT}enable_icc=false is not supported by wharfie")
+    hb = options.get(OPT + "host_binding_ipv4")
+    if hb is not None:
+        try:
+            ipaddress.IPv4Address(hb)
+        except ValueError:
+            raise InvalidArgument(f"invalid {OPT}host_binding_ipv4: {hb!r} (an IPv4 address)") from None
 
 
 @dataclass
@@ -114,6 +142,9 @@ class NetworkService:
         self.published: dict[str, Published] = {}  # guarded by rules_lock (worker threads)
         self.rules_lock = threading.RLock()
         self.resolvers: dict[str, dns.Resolver] = {}
+        # create, remove and endpoint attach: a subnet is chosen once, a network is never
+        # removed under a container that is joining it (worker threads)
+        self.net_lock = threading.RLock()
 
     # -- set-up ------------------------------------------------------------------------------
     def sandbox(self, cid: str) -> str:
@@ -132,7 +163,7 @@ class NetworkService:
         old = docs.get("bridge")
         if old is not None and (old["IPAM"]["Config"][0]["Subnet"] != str(net) or old.get("_bridge") != s.bridge):
             self.store.delete(old["Id"])  # --bip / --bridge changed: the default network follows
-            bridge.delete_link(old["_bridge"])
+            bridge.delete_bridge(old["_bridge"])
             old = None
         if old is None:
             clash = ipam.overlaps(net, [ipaddress.IPv4Network(d["IPAM"]["Config"][0]["Subnet"])
@@ -176,7 +207,8 @@ class NetworkService:
 
     def _apply_rules(self) -> None:
         with self.rules_lock:
-            nets = [nat.NetRules(d["_bridge"], d["IPAM"]["Config"][0]["Subnet"], bool(d["Internal"]))
+            nets = [nat.NetRules(d["_bridge"], d["IPAM"]["Config"][0]["Subnet"], bool(d["Internal"]),
+                                 _opt_bool(d.get("Options") or {}, OPT + "enable_ip_masquerade"))
                     for d in self.store.all() if d["Driver"] == "bridge"]
             rules = [nat.PortRule(b.proto, b.host_ip, b.host_port, p.address, b.port)
                      for p in self.published.values() if p.address for b in p.rules]
@@ -253,6 +285,10 @@ class NetworkService:
         return doc["Id"], ""
 
     def _create_sync(self, body: dict[str, Any]) -> Doc:
+        with self.net_lock:  # two creates never pick the same subnet (or bridge name)
+            return self._create_locked(body)
+
+    def _create_locked(self, body: dict[str, Any]) -> Doc:
         from wharfie.network import bridge
 
         name = str(body["Name"])
@@ -296,9 +332,14 @@ class NetworkService:
             ip_range = str(rng)
         nid = secrets.token_hex(32)
         options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
-        br = options.get("com.docker.network.bridge.name") or f"br-{nid[:12]}"
+        check_bridge_options(options)
+        br = options.get(OPT + "name") or f"br-{nid[:12]}"
         if len(br) > 15 or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", br):
             raise InvalidArgument(f"invalid bridge name {br!r}: up to 15 of [A-Za-z0-9_.-]")
+        if any(d.get("_bridge") == br for d in self.store.all()) or br == self.settings.bridge:
+            raise Conflict(f"bridge name {br} is already used by another network")
+        if bridge.exists(br):  # never adopt (and later delete) an interface that isn't ours
+            raise Conflict(f"interface {br} already exists: choose another bridge name")
         doc = self._doc(nid, name, "bridge", str(subnet), gateway, bool(body.get("Internal")),
                         {str(k): str(v) for k, v in (body.get("Labels") or {}).items()}, options, br)
         doc["Attachable"] = bool(body.get("Attachable"))
@@ -311,7 +352,7 @@ class NetworkService:
             self._apply_rules()
         except BaseException:
             self.store.delete(nid)
-            bridge.delete_link(br)
+            bridge.delete_bridge(br)
             raise
         return doc
 
@@ -319,18 +360,20 @@ class NetworkService:
         d = self.get(ref)
         if d["Name"] in BUILTIN:
             raise Forbidden(f"{d['Name']} is a pre-defined network and cannot be removed")
-        active = self._endpoints(d["Id"])
-        if active:
-            raise Forbidden(f"error while removing network: network {d['Name']} id {d['Id']} has active endpoints")
         await asyncio.to_thread(self._remove_sync, d)
         self.events.publish("network", "destroy", d["Id"], {"name": d["Name"], "type": d["Driver"]})
 
     def _remove_sync(self, d: Doc) -> None:
         from wharfie.network import bridge
 
-        self.store.delete(d["Id"])
-        bridge.delete_link(d["_bridge"])
-        self._apply_rules()
+        with self.net_lock:  # no container joins meanwhile (_connect_endpoint takes it too)
+            d = self.get(d["Id"])  # still there? (another remove)
+            leased = any(nid == d["Id"] and owner != "gateway" for nid, _a, owner in self.store.leases())
+            if leased or self._endpoints(d["Id"]):
+                raise Forbidden(f"error while removing network: network {d['Name']} id {d['Id']} has active endpoints")
+            self.store.delete(d["Id"])
+            bridge.delete_bridge(d["_bridge"])
+            self._apply_rules()
 
     async def prune(self, raw_filters: str | None) -> list[str]:
         filters = flt.parse_filters(raw_filters)
@@ -375,8 +418,8 @@ class NetworkService:
             doc["NetworkSettings"]["Networks"] = {}
             return warnings
         net = self.get(mode)
-        if mode != net["Name"]:
-            mode = hc["NetworkMode"] = net["Name"] if not net["Id"].startswith(mode) else mode
+        if mode != net["Name"]:  # built-ins by name: "host"/"none"/"bridge" are checked as such
+            mode = hc["NetworkMode"] = net["Name"] if net["Name"] in BUILTIN or not net["Id"].startswith(mode) else mode
         first = endpoints.pop(mode, None) or endpoints.pop(net["Name"], None) or endpoints.pop(net["Id"], None) or {}
         if net["Name"] in ("host", "none") and endpoints:
             raise InvalidArgument("container cannot be connected to multiple networks with one of "
@@ -456,17 +499,22 @@ class NetworkService:
         ns = doc["NetworkSettings"]
         ns["SandboxKey"] = path
         ns["SandboxID"] = secrets.token_hex(32)
-        first = True
+        routed = False  # the default route: via the first network that isn't internal
         for name, ep in ns["Networks"].items():
             try:
                 net = self.get(ep.get("NetworkID") or name)
             except NotFound:  # re-created under the same name (the default one after --bip changed)
                 net = self.get(name)
-            self._connect_endpoint(doc, net, ep, default_route=first)
-            first = False
+            self._connect_endpoint(doc, net, ep, default_route=not routed)
+            routed = routed or not net["Internal"]
         self._publish(doc)
 
     def _connect_endpoint(self, doc: Doc, net: Doc, ep: Doc, default_route: bool) -> None:
+        with self.net_lock:  # not while the network is being removed
+            self.get(net["Id"])  # NotFound if it just was
+            self._connect_locked(doc, net, ep, default_route)
+
+    def _connect_locked(self, doc: Doc, net: Doc, ep: Doc, default_route: bool) -> None:
         from wharfie.network import bridge
 
         cid = doc["Id"]
@@ -509,12 +557,26 @@ class NetworkService:
                 return str(ep["IPAddress"])
         return ""
 
+    def _host_binding(self, doc: Doc) -> str:
+        """-p without an address: the host_binding_ipv4 of the network ports are DNAT'ed to."""
+        for ep in doc["NetworkSettings"]["Networks"].values():
+            if ep.get("IPAddress") and ep.get("NetworkID"):
+                try:
+                    opts = self.get(ep["NetworkID"]).get("Options") or {}
+                except NotFound:
+                    return ""
+                hb = opts.get(OPT + "host_binding_ipv4", "")
+                return "" if hb == "0.0.0.0" else hb
+        return ""
+
     def _publish(self, doc: Doc) -> None:
         cid, hc, cfg = doc["Id"], doc["HostConfig"], doc["Config"]
         bindings = []
+        default_ip = self._host_binding(doc)
         try:
             for proto, port, ip, rng in portmap.wanted(hc.get("PortBindings"), bool(hc.get("PublishAllPorts")),
                                                        cfg.get("ExposedPorts")):
+                ip = ip or default_ip
                 host_port = self.reservations.reserve(cid, proto, ip, rng)
                 bindings.append(portmap.Binding(proto, ip or "0.0.0.0", host_port, port))
         except BaseException:
@@ -624,7 +686,8 @@ class NetworkService:
             raise Forbidden(f"endpoint with name {doc['Name'].lstrip('/')} already exists in network {net['Name']}")
         ep = self._endpoint_config(doc, net, cfg or {})
         if doc["State"]["Running"]:
-            await asyncio.to_thread(self._connect_endpoint, doc, net, ep, False)
+            routed = any(e.get("EndpointID") and e.get("Gateway") for e in nets.values())
+            await asyncio.to_thread(self._connect_endpoint, doc, net, ep, not routed)
             nets[net["Name"]] = ep
             if net["Name"] not in BUILTIN:
                 await self._open_resolver(doc)
@@ -644,9 +707,7 @@ class NetworkService:
         ep = nets[name]
         if doc["State"]["Running"] and ep.get("EndpointID"):
             await asyncio.to_thread(self._disconnect_sync, doc, net, ep)
-        del nets[name]
-        if doc["HostConfig"].get("NetworkMode") == name:
-            doc["HostConfig"]["NetworkMode"] = next(iter(nets), "none")
+        del nets[name]  # NetworkMode stays (Docker): connecting to another network works again
         self.events.publish("network", "disconnect", net["Id"], {"container": doc["Id"], "name": name,
                                                                    "type": net["Driver"]})
 
@@ -655,6 +716,11 @@ class NetworkService:
 
         bridge.detach(self.sandbox(doc["Id"]), ep["IPAddress"])
         bridge.delete_link(host_if(ep["EndpointID"]))
+        if ep.get("Gateway"):  # it may have held the default route: the next network takes it
+            gw = next((e["Gateway"] for e in doc["NetworkSettings"]["Networks"].values()
+                       if e is not ep and e.get("EndpointID") and e.get("Gateway")), "")
+            if gw:
+                bridge.ensure_default_route(self.sandbox(doc["Id"]), gw)
         self.store.release(net["Id"], doc["Id"])
         if net["Name"] == "bridge":
             doc["NetworkSettings"].update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="")
