@@ -293,6 +293,19 @@ def _unlink(path: str) -> None:
         pass
 
 
+def raise_fd_limit() -> None:
+    """The soft RLIMIT_NOFILE up to the hard one (DNS forwards, streams, ports: one fd each).
+    Never the hard limit itself: that needs CAP_SYS_RESOURCE, which root may lack."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as e:
+            log.warning("could not raise the open files limit from %s to %s: %s", soft, hard, e)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv)
@@ -307,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("wharfied: must run as root", file=sys.stderr)
         return 1
+    raise_fd_limit()
     try:
         daemon = Daemon(config)
         asyncio.run(daemon.run())

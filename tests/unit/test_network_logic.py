@@ -207,3 +207,57 @@ def test_masquerade_can_be_turned_off() -> None:
     nets = [nat.NetRules("br0", "10.1.0.0/24", False, masquerade=False)]
     assert 'ip saddr 10.1.0.0/24 oifname != "br0" masquerade' not in nat.render("t", nets, [])
     assert "-s 10.1.0.0/24 ! -o br0 -j MASQUERADE" not in iptables.render("t", nets, [])
+
+
+def test_dns_long_names_and_internal_errors_get_servfail() -> None:
+    import asyncio
+
+    with pytest.raises(dns.BadMessage):
+        dns.encode_name("a" * 64 + ".net")
+    with pytest.raises(dns.BadMessage):
+        dns.encode_name(".".join(["a" * 60] * 5))
+    assert dns.encode_name("a" * 63 + ".net") == b"\x3f" + b"a" * 63 + b"\x03net\x00"
+
+    def no_upstream() -> list[str]:
+        raise AssertionError("must not forward")
+
+    def rcode(reply: bytes | None) -> int:
+        assert reply is not None
+        return reply[3] & 0x0F
+
+    ptr = _query("4.3.2.10.in-addr.arpa", 12)
+    assert rcode(asyncio.run(dns.resolve(ptr, lambda n: ["x" * 64 + ".net"], no_upstream, False))) == 2
+    assert rcode(asyncio.run(dns.resolve(ptr, lambda n: ["x" * 60 + ".net"] * 5, no_upstream, False))) == 0
+
+    def broken(name: str) -> list[str] | None:
+        raise RuntimeError("boom")
+
+    assert rcode(asyncio.run(dns.resolve(_query("web"), broken, no_upstream, True))) == 2
+
+
+def test_dns_forwards_are_capped_across_resolvers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    assert dns.MAX_INFLIGHT <= 32 and dns.MAX_FORWARDS <= 256
+    monkeypatch.setattr(dns, "_forwarding", dns.MAX_FORWARDS)
+
+    def no_upstream() -> list[str]:
+        raise AssertionError("must not forward past the cap")
+
+    reply = asyncio.run(dns.resolve(_query("example.com"), lambda n: None, no_upstream, False))
+    assert reply is not None and reply[3] & 0x0F == 2
+    monkeypatch.setattr(dns, "_forwarding", 0)
+    reply = asyncio.run(dns.resolve(_query("example.com"), lambda n: None, list, False))  # no servers
+    assert reply is not None and reply[3] & 0x0F == 2 and dns._forwarding == 0
+
+
+def test_fd_soft_limit_raised_to_the_hard_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    from wharfie import daemon
+
+    calls = []
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 4096))
+    monkeypatch.setattr(resource, "setrlimit", lambda which, lim: calls.append((which, lim)))
+    daemon.raise_fd_limit()
+    assert calls == [(resource.RLIMIT_NOFILE, (4096, 4096))]

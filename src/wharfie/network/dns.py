@@ -23,8 +23,10 @@ ADDRESS = "127.0.0.11"
 QTYPE_A = 1
 QTYPE_PTR = 12
 TTL = 600
-MAX_INFLIGHT = 256   # per resolver: queries beyond this are dropped (the client retries)
+MAX_INFLIGHT = 32    # per resolver: queries beyond this are dropped (the client retries)
 MAX_TCP_CLIENTS = 32
+MAX_FORWARDS = 256   # all resolvers together: forwards (one socket each) beyond this get SERVFAIL
+_forwarding = 0      # forwards in flight (event loop only)
 
 # qname (lower case, no trailing dot) → addresses (A) or names (PTR), or None if not ours.
 Lookup = Callable[[str], list[str] | None]
@@ -78,7 +80,14 @@ def answer(msg: bytes, addresses: list[str], rcode: int = 0) -> bytes:
 
 
 def encode_name(name: str) -> bytes:
-    return b"".join(bytes([len(p)]) + p.encode()[:63] for p in name.strip(".").split(".") if p) + b"\0"
+    """Wire format; BadMessage for a label over 63 bytes or a name over 255 (RFC 1035)."""
+    labels = [p.encode() for p in name.strip(".").split(".") if p]
+    if any(len(p) > 63 for p in labels):
+        raise BadMessage(f"label too long in {name!r}")
+    out = b"".join(bytes([len(p)]) + p for p in labels) + b"\0"
+    if len(out) > 255:
+        raise BadMessage(f"name too long: {name!r}")
+    return out
 
 
 def reverse_address(qname: str) -> str | None:
@@ -133,10 +142,23 @@ async def forward_tcp(query: bytes, servers: list[str]) -> bytes | None:
 
 
 async def resolve(query: bytes, lookup: Lookup, servers: Callable[[], list[str]], tcp: bool) -> bytes | None:
+    """The reply to `query` (None for a message that isn't one); SERVFAIL when anything fails."""
     try:
-        _ident, _flags, name, qtype, _end = parse_question(query)
+        parse_question(query)
     except BadMessage:
         return None
+    try:
+        return await _resolve(query, lookup, servers, tcp)
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:
+        log.warning("dns: %s", e)
+        return servfail(query)
+
+
+async def _resolve(query: bytes, lookup: Lookup, servers: Callable[[], list[str]], tcp: bool) -> bytes | None:
+    global _forwarding
+    _ident, _flags, name, qtype, _end = parse_question(query)
     name = name.rstrip(".")
     if qtype == QTYPE_PTR:
         address = reverse_address(name)
@@ -145,7 +167,13 @@ async def resolve(query: bytes, lookup: Lookup, servers: Callable[[], list[str]]
         found = lookup(name)
     if found is not None:
         return answer(query, found)
-    reply = await (forward_tcp if tcp else forward_udp)(query, servers())
+    if _forwarding >= MAX_FORWARDS:  # bounded sockets (fds) whatever the containers send
+        return servfail(query)
+    _forwarding += 1
+    try:
+        reply = await (forward_tcp if tcp else forward_udp)(query, servers())
+    finally:
+        _forwarding -= 1
     return reply if reply is not None else servfail(query)
 
 
@@ -220,6 +248,8 @@ class Resolver:
                 reply = await resolve(query, self.lookup, self.servers, tcp=True)
                 if reply is None:
                     break
+                if len(reply) > 0xFFFF:  # can't be framed
+                    reply = servfail(query) or b""
                 writer.write(struct.pack(">H", len(reply)) + reply)
                 await writer.drain()
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
