@@ -523,3 +523,31 @@ def test_concurrent_creates_get_distinct_subnets(docker) -> None:
         assert len(set(subnets)) == len(names)
     finally:
         docker("network", "rm", *names)
+
+
+def test_restart_sweeps_leftover_namespaces_and_veths(tmp_path: Path) -> None:
+    """What a crash during a start leaves (a pinned namespace, a veth on the bridge) is gone
+    once the daemon is back, since no running container owns it."""
+    import threading
+
+    from wharfie.network import netns
+
+    d = WharfieDaemon(tmp_path)
+    leftover = str(d.exec_root / "netns" / ("ab" * 32))
+    veth = f"veth{os.getpid() % 10000000:07d}"
+    try:
+        d.start()
+        d.kill9()
+        t = threading.Thread(target=netns.create, args=(leftover,))  # namespaces are per thread
+        t.start()
+        t.join()
+        assert netns.exists(leftover)
+        subprocess.run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "wt" + veth[4:]], check=True)
+        subprocess.run(["ip", "link", "set", veth, "master", d.bridge], check=True)
+        d.start()
+        assert not Path(leftover).exists()
+        assert not Path(f"/sys/class/net/{veth}").exists()
+    finally:
+        subprocess.run(["ip", "link", "del", veth], capture_output=True)
+        netns.remove(leftover)
+        d.cleanup()

@@ -106,6 +106,14 @@ def delete_link(name: str) -> None:
                 pass
 
 
+def ports(name: str) -> list[str]:
+    """The interfaces enslaved to bridge `name`."""
+    try:
+        return os.listdir(f"/sys/class/net/{name}/brif")
+    except OSError:
+        return []
+
+
 def delete_bridge(name: str) -> None:
     """delete_link for a network's bridge: never anything else that took its name."""
     if is_bridge(name):

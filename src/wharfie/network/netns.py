@@ -50,9 +50,10 @@ def run_in(path: str, fn: Callable[[], T]) -> T:
 
 
 def create(path: str) -> None:
-    """A new, empty network namespace (only `lo`, down) pinned at `path`."""
-    if exists(path):
-        return
+    """A new, empty network namespace (only `lo`, down) pinned at `path`. One left there (a
+    crash during a start) is unpinned first: its interfaces and addresses are never reused."""
+    if os.path.lexists(path):
+        remove(path)
     os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
     with open(path, "w"):
         pass

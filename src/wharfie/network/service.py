@@ -737,6 +737,7 @@ class NetworkService:
         Leases of containers that are not running any more are returned."""
         def sync() -> None:
             alive = {d["Id"] for d in running}
+            self._sweep(running)
             for nid, address, owner in self.store.leases():
                 if owner != "gateway" and owner not in alive:
                     self.store.release(nid, owner, address)
@@ -768,6 +769,29 @@ class NetworkService:
                     await self._open_resolver(d)
                 except OSError as e:
                     log.warning("container %s: no embedded DNS: %s", d["Id"][:12], e)
+
+    def _sweep(self, running: list[Doc]) -> None:
+        """What a crash during a start (or stop) left: namespaces of containers not running,
+        veths on our bridges that no running container's endpoint owns."""
+        from wharfie.network import bridge
+
+        alive = {d["Id"] for d in running}
+        try:
+            pinned = [p.name for p in self.sandbox_root.iterdir()]
+        except OSError:
+            pinned = []
+        for cid in pinned:
+            if cid not in alive:
+                log.info("removing the leftover network namespace of %s", cid[:12])
+                netns.remove(self.sandbox(cid))
+        owned = {host_if(ep["EndpointID"]) for d in running
+                 for ep in (d["NetworkSettings"].get("Networks") or {}).values() if ep.get("EndpointID")}
+        for d in self.store.all():
+            if d["Driver"] == "bridge":
+                for link in bridge.ports(d["_bridge"]):
+                    if link.startswith("veth") and link not in owned:
+                        log.info("removing leftover %s from %s", link, d["_bridge"])
+                        bridge.delete_link(link)
 
     async def shutdown(self) -> None:
         """The daemon stops: resolvers and reservations go, the kernel state (links, rules,
