@@ -551,3 +551,21 @@ def test_restart_sweeps_leftover_namespaces_and_veths(tmp_path: Path) -> None:
         subprocess.run(["ip", "link", "del", veth], capture_output=True)
         netns.remove(leftover)
         d.cleanup()
+
+
+def test_default_route_follows_the_networks_that_have_one(docker) -> None:
+    docker.ok("network", "create", "--internal", "routeless")
+    docker.ok("network", "create", "routed")
+    try:
+        gw = json.loads(docker.ok("network", "inspect", "routed"))[0]["IPAM"]["Config"][0]["Gateway"]
+        docker.ok("run", "-d", "--name", "inner", "--network", "routeless", "busybox", "sleep", "300")
+        assert "default" not in docker.ok("exec", "inner", "ip", "-4", "route")
+        docker.ok("network", "connect", "routed", "inner")  # the first network with a way out
+        assert f"default via {gw}" in docker.ok("exec", "inner", "ip", "-4", "route")
+        docker.ok("run", "-d", "--name", "outer", "busybox", "sleep", "300")
+        docker.ok("network", "connect", "routed", "outer")
+        docker.ok("network", "disconnect", "bridge", "outer")  # it held the route: re-picked
+        assert f"default via {gw}" in docker.ok("exec", "outer", "ip", "-4", "route")
+    finally:
+        cleanup(docker, "inner", "outer")
+        docker("network", "rm", "routeless", "routed")
