@@ -208,7 +208,8 @@ class NetworkService:
     def _apply_rules(self) -> None:
         with self.rules_lock:
             nets = [nat.NetRules(d["_bridge"], d["IPAM"]["Config"][0]["Subnet"], bool(d["Internal"]),
-                                 _opt_bool(d.get("Options") or {}, OPT + "enable_ip_masquerade"))
+                                 (d.get("Options") or {}).get(OPT + "enable_ip_masquerade", "true").strip().lower()
+                                 not in ("0", "f", "false", "no"))  # lenient: never fail the whole table
                     for d in self.store.all() if d["Driver"] == "bridge"]
             rules = [nat.PortRule(b.proto, b.host_ip, b.host_port, p.address, b.port)
                      for p in self.published.values() if p.address for b in p.rules]
