@@ -74,7 +74,7 @@ async def monitor(svc: ContainerService, cid: str) -> None:
     async with svc.lock(cid):
         doc = svc.get(cid)
         doc["State"]["Health"] = {"Status": "starting", "FailingStreak": 0, "Log": []}
-        svc.store.save(doc)
+        await svc.store.persist(doc)
     while True:
         in_start = time.monotonic() - started < start_period
         await asyncio.sleep(setting(check, "StartInterval" if in_start else "Interval") / SECOND)
@@ -90,7 +90,7 @@ async def monitor(svc: ContainerService, cid: str) -> None:
             health = doc["State"].setdefault("Health", {"Status": "starting", "FailingStreak": 0, "Log": []})
             before = health.get("Status")
             status = record(health, result, setting(check, "Retries"), in_start)
-            svc.store.save(doc)
+            await svc.store.persist(doc)
         if status != before:
             svc.emit(doc, f"health_status: {status}")
 

@@ -196,7 +196,7 @@ class ContainerService:
         st = doc["State"]
         st.update(Status="running", Running=True, Paused=False, Restarting=False, OOMKilled=False,
                   Dead=False, Pid=int(report["pid"]), ExitCode=0, Error="", StartedAt=model.now_rfc3339())
-        self.store.save(doc)
+        await self.store.persist(doc)
         self.emit(doc, "start")
         self._watch(cid)
 
@@ -239,7 +239,7 @@ class ContainerService:
         never_ran = st["StartedAt"].startswith("0001")
         st.update(Status="created" if never_ran else "exited", Running=False, Pid=0, ExitCode=code,
                   Error=message, FinishedAt=model.now_rfc3339())
-        self.store.save(doc)
+        await self.store.persist(doc)
         await asyncio.to_thread(self._cleanup_runtime, doc)
         await self._release_network(doc)
         for fut in self.exit_waiters.pop(doc["Id"], []):
@@ -292,7 +292,7 @@ class ContainerService:
             code = int(info.get("exit_code", 255))
             st.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
                       OOMKilled=bool(info.get("oom_killed")), FinishedAt=info.get("finished_at") or model.now_rfc3339())
-            self.store.save(doc)
+            await self.store.persist(doc)
             await asyncio.to_thread(self._cleanup_runtime, doc)
             await self._release_network(doc)
             self.emit(doc, "die", exitCode=str(code))
@@ -316,7 +316,7 @@ class ContainerService:
             await self.network.release(doc)
         except (WharfieError, OSError) as e:
             log.warning("container %s: releasing its network: %s", doc["Id"][:12], e)
-        self.store.save(doc)
+        await self.store.persist(doc)
 
     def _collect_execs(self, cid: str) -> None:
         for rec in self.execs.values():
@@ -344,7 +344,7 @@ class ContainerService:
         doc["_wharfie"]["backoff"] = min(delay, 60.0)
         doc["State"]["Restarting"] = True
         doc["State"]["Status"] = "restarting"
-        self.store.save(doc)
+        await self.store.persist(doc)
         await asyncio.sleep(delay)
         async with self.lock(cid):
             try:
@@ -417,12 +417,12 @@ class ContainerService:
             if doc["State"].get("Restarting"):
                 doc["State"]["Restarting"] = False
                 doc["_wharfie"]["manual_stop"] = True
-                self.store.save(doc)
+                await self.store.persist(doc)
                 return
             raise NotModified("container already stopped")
         cid = doc["Id"]
         doc["_wharfie"]["manual_stop"] = True
-        self.store.save(doc)
+        await self.store.persist(doc)
         stop_sig = signal_number(sig or doc["Config"].get("StopSignal"), signals.SIGTERM)
         if timeout is None:
             timeout = doc["Config"].get("StopTimeout")
@@ -536,7 +536,7 @@ class ContainerService:
             raise Conflict(f"Container {doc['Id']} is already paused")
         await asyncio.to_thread(self._freezer, doc, True)
         doc["State"].update(Paused=True, Status="paused")
-        self.store.save(doc)
+        await self.store.persist(doc)
         self.emit(doc, "pause")
 
     async def unpause(self, ref: str) -> None:
@@ -545,7 +545,7 @@ class ContainerService:
             raise Conflict(f"Container {doc['Id']} is not paused")
         await asyncio.to_thread(self._freezer, doc, False)
         doc["State"].update(Paused=False, Status="running")
-        self.store.save(doc)
+        await self.store.persist(doc)
         self.emit(doc, "unpause")
 
     async def rename(self, ref: str, new: str) -> None:
@@ -570,7 +570,7 @@ class ContainerService:
                 hc[key] = body[key]
         if body.get("RestartPolicy"):
             hc["RestartPolicy"] = body["RestartPolicy"]
-        self.store.save(doc)
+        await self.store.persist(doc)
         if doc["State"]["Running"] and doc["_wharfie"].get("cgroup"):
             from wharfie.linux import cgroups
 
@@ -632,7 +632,7 @@ class ContainerService:
             info = _read_exit(self.state_dir(cid)) or {"exit_code": 255, "finished_at": model.now_rfc3339()}
             if doc["State"]["Restarting"]:
                 doc["State"]["Restarting"] = False
-                self.store.save(doc)
+                await self.store.persist(doc)
             dead.append((doc, info))
         if self.network is not None:  # before any exit re-renders the rules: ports stay up
             await self.network.restore(alive_docs)

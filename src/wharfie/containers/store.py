@@ -7,9 +7,11 @@ Names are unique (the column is UNIQUE), which makes `--name` races impossible.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ class ContainerStore:
         self.conn = sqlite.connect(path, "CREATE TABLE IF NOT EXISTS containers (id TEXT PRIMARY KEY, "
                                          "name TEXT UNIQUE NOT NULL, created REAL NOT NULL, doc TEXT NOT NULL)")
         self.lock = threading.RLock()
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="container-store")
         self.cache: dict[str, Doc] = {}
         for cid, doc in self.conn.execute("SELECT id, doc FROM containers"):
             self.cache[cid] = json.loads(doc)
@@ -47,6 +50,21 @@ class ContainerStore:
             if cur.rowcount == 0:
                 raise NotFound(f"No such container: {doc['Id']}")
             self.cache[doc["Id"]] = doc
+
+    async def persist(self, doc: Doc) -> None:
+        """`save` for the event loop: the document is serialised here (a consistent snapshot)
+        and written by the store's one writer thread, so writes land in the order they were
+        made and the loop never waits on SQLite (a WAL checkpoint can fsync)."""
+        text = json.dumps(doc)
+        await asyncio.get_running_loop().run_in_executor(self.writer, self._write, doc["Id"], doc["Name"], text)
+        with self.lock:
+            self.cache[doc["Id"]] = doc
+
+    def _write(self, cid: str, name: str, text: str) -> None:
+        with self.lock:
+            cur = self.conn.execute("UPDATE containers SET name=?, doc=? WHERE id=?", (name, text, cid))
+        if cur.rowcount == 0:
+            raise NotFound(f"No such container: {cid}")
 
     def rename(self, doc: Doc, new_name: str) -> None:
         with self.lock:
@@ -93,5 +111,6 @@ class ContainerStore:
         raise NotFound(f"No such container: {ref}")
 
     def close(self) -> None:
+        self.writer.shutdown(wait=True)
         with self.lock:
             self.conn.close()

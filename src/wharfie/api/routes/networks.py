@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +50,7 @@ def register(router: Router, d: Daemon) -> None:
         async with containers.lock(doc["Id"]):
             doc = containers.get(doc["Id"])
             await change(doc, body)
-            await asyncio.to_thread(containers.store.save, doc)
+            await containers.store.persist(doc)
 
     @router.route("POST", "/networks/{id}/connect")
     async def network_connect(request: Request) -> Response:
