@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./scripts/test-peers.sh
 exec .venv/bin/pytest -q -p no:cacheprovider tests "$@"
