@@ -1,4 +1,5 @@
-"""System routes: /_ping, /version, /info, /events."""
+"""System routes: /_ping, /version, /info, /events, and the swarm endpoints of a node that is
+not in a swarm (wharfie has no swarm mode)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from wharfie import API_VERSION, MIN_API_VERSION, __version__
 from wharfie.api.http import Request, Response, json_response
-from wharfie.api.server import Router
+from wharfie.api.server import Router, error_response
 from wharfie.containers.service import runtimes
 from wharfie.errors import InvalidArgument
 from wharfie.events import Event
@@ -57,6 +58,41 @@ def register(router: Router, d: Daemon) -> None:
     @router.route("GET", "/events")
     async def events(request: Request) -> Response:
         return Response(200, event_stream(d, request))
+
+    register_swarm_absent(router)
+
+
+NOT_IN_SWARM = "This node is not part of a swarm"
+NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" '
+               "to connect this node to swarm and try again.")
+NO_SWARM_MODE = "swarm mode is not supported by wharfie: it runs containers on this node only"
+SWARM_RESOURCES = ("nodes", "services", "tasks", "secrets", "configs")
+
+
+def register_swarm_absent(router: Router) -> None:
+    """Docker's answers when the node is not in a swarm (503: the node "is not ready" for the
+    request), and 501 for the calls that would make it one."""
+    async def not_in_swarm(request: Request) -> Response:
+        return error_response(503, NOT_IN_SWARM)
+
+    async def not_manager(request: Request) -> Response:
+        return error_response(503, NOT_MANAGER)
+
+    async def unsupported(request: Request) -> Response:
+        return error_response(501, NO_SWARM_MODE)
+
+    router.add("POST", "/swarm/leave", not_in_swarm)
+    router.add("POST", "/swarm/init", unsupported)
+    router.add("POST", "/swarm/join", unsupported)
+    for method in ("GET", "HEAD"):
+        router.add(method, "/swarm", not_manager)
+        router.add(method, "/swarm/unlockkey", not_manager)
+    router.add("POST", "/swarm/update", not_manager)
+    router.add("POST", "/swarm/unlock", not_manager)
+    for resource in SWARM_RESOURCES:
+        for method in ("GET", "HEAD", "POST", "DELETE"):
+            router.add(method, f"/{resource}", not_manager)
+            router.add(method, f"/{resource}/{{rest:path}}", not_manager)
 
 
 def _build_time() -> str:
