@@ -34,6 +34,7 @@ from wharfie.volumes.service import VolumeService
 log = logging.getLogger("wharfie.containers")
 
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
+KILL_WAIT = 10  # seconds a SIGKILL waits for the container to stop (dockerd's bound)
 
 
 class StartError(WharfieError):
@@ -406,10 +407,23 @@ class ContainerService:
             raise Conflict(f"Cannot kill container: {ref}: Container {doc['Id']} is not running")
         if n in (signals.SIGKILL, signals.SIGTERM, signals.SIGINT) and doc["State"]["Paused"]:
             await asyncio.to_thread(self._freezer, doc, False)
-        if n == signals.SIGKILL:
-            doc["_wharfie"]["manual_stop"] = doc["_wharfie"].get("manual_stop") or False
-        await self.shim(doc["Id"]).request({"op": "kill", "signal": n})
-        self.emit(doc, "kill", signal=str(n))
+        if n != signals.SIGKILL:
+            await self.shim(doc["Id"]).request({"op": "kill", "signal": n})
+            self.emit(doc, "kill", signal=str(n))
+            return
+        # Like dockerd's Kill: SIGKILL waits (bounded) until the container is no longer
+        # running, so an inspect right after sees the exit.
+        doc["_wharfie"]["manual_stop"] = doc["_wharfie"].get("manual_stop") or False
+        exited = self._exit_future(doc["Id"])
+        try:
+            await self.shim(doc["Id"]).request({"op": "kill", "signal": n})
+            self.emit(doc, "kill", signal=str(n))
+            await asyncio.wait_for(asyncio.shield(exited), KILL_WAIT)
+        except TimeoutError:
+            log.warning("container %s: still running %ss after SIGKILL", doc["Id"][:12], KILL_WAIT)
+        finally:
+            if not exited.done():
+                exited.cancel()
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
         doc = self.get(ref)

@@ -133,6 +133,12 @@ def exec_create(svc: ContainerService, ref: str, body: dict[str, Any]) -> str:
     return eid
 
 
+def exec_framing_raw(rec: dict[str, Any], start_tty: bool | None) -> bool:
+    """Raw output (True) or 8-byte frames: like dockerd, the start request's `Tty` decides
+    when it is given; the exec's create-time `Tty` otherwise."""
+    return bool(rec["ProcessConfig"]["tty"]) if start_tty is None else bool(start_tty)
+
+
 def exec_record(svc: ContainerService, eid: str) -> dict[str, Any]:
     rec = svc.execs.get(eid)
     if rec is None:
@@ -177,18 +183,19 @@ async def exec_start(svc: ContainerService, eid: str, detach: bool, tty: bool | 
     if not doc["State"]["Running"]:
         raise Conflict(f"container {doc['Id']} is not running")
     rec["_started"] = True
+    raw = exec_framing_raw(rec, tty)
     try:
         process = await asyncio.to_thread(exec_process, svc, rec["ContainerID"], rec["_body"])
     except WharfieError as e:  # after the 101 the error can only go down the stream
         rec.update(Running=False, ExitCode=126)
         if client is None:
             raise
-        client[1].write(_frame("stdout", f"{e}\r\n".encode(), bool(rec["ProcessConfig"]["tty"])))
+        client[1].write(_frame("stdout", f"{e}\r\n".encode(), raw))
         await client[1].drain()
         client[1].close()
         return
     attach = None if detach else {"stdin": rec["OpenStdin"], "stdout": rec["OpenStdout"] or True,
-                                  "stderr": rec["OpenStderr"] or True}
+                                  "stderr": rec["OpenStderr"] or True, "tty": raw}
     req = {"op": "exec", "id": eid, "process": process, "attach": attach}
     reply, shim_r, shim_w = await svc.shim(doc["Id"]).stream(req)
     if "error" in reply:
@@ -196,7 +203,7 @@ async def exec_start(svc: ContainerService, eid: str, detach: bool, tty: bool | 
         rec.update(Running=False, ExitCode=int(reply.get("exit_code", 126)))
         msg = f"OCI runtime exec failed: exec failed: unable to start container process: {reply['error']}: unknown"
         if client is not None:  # like dockerd: the error goes down the stream, as stdout
-            client[1].write(_frame("stdout", msg.encode() + b"\r\n", bool(process.get("terminal"))))
+            client[1].write(_frame("stdout", msg.encode() + b"\r\n", raw))
             await client[1].drain()
             client[1].close()
             return

@@ -9,11 +9,12 @@ connections carry raw stream bytes (docker's 8-byte frames without a TTY, raw wi
 
     {"op":"state"}                          → {"pid":N,"status":"created|running|exited",…}
     {"op":"start"}                          → {"pid":N} or {"error":M,"exit_code":126|127}
-    {"op":"attach","stdin":b,"stdout":b,"stderr":b}   → {"ok":true} then the stream
+    {"op":"attach","stdin":b,"stdout":b,"stderr":b[,"tty":b]}   → {"ok":true} then the stream
     {"op":"wait"}                           → (at exit) {"exit_code":N,"oom_killed":b,…}
     {"op":"kill","signal":N}                → {"ok":true}
     {"op":"resize","height":H,"width":W[,"exec":ID]} → {"ok":true}
     {"op":"exec","id":ID,"process":{…},"attach":{…}|null} → {"pid":N} then the stream
+      (an attach's "tty" overrides the framing: raw when true, 8-byte frames when false)
     {"op":"exec-state","id":ID}             → {"running":b,"exit_code":N|null,"pid":N}
 
 STATE_DIR holds `config.json` (the OCI spec), `shim.json` (log path and options) and what the
@@ -117,9 +118,12 @@ class Process:
         self.open_outputs = len(out_fds)
 
     def frame(self, stream: str, data: bytes) -> bytes:
-        if self.tty:
-            return data
-        return struct.pack(">BxxxI", STREAM_IDS[stream], len(data)) + data
+        return data if self.tty else _mux(stream, data)
+
+
+def _mux(stream: str, data: bytes) -> bytes:
+    """docker's 8-byte stream header, then the bytes."""
+    return struct.pack(">BxxxI", STREAM_IDS[stream], len(data)) + data
 
 
 class Shim:
@@ -545,7 +549,8 @@ class Shim:
 
     def _attach(self, client: Client, proc: Process, req: dict[str, Any], reply: bool = True) -> None:
         client.want = {s for s in ("stdout", "stderr") if req.get(s)}
-        client.tty = proc.tty
+        # framing: the process's own unless the client asked (an exec *start*'s Tty)
+        client.tty = proc.tty if req.get("tty") is None else bool(req["tty"])
         if proc.tty and "stdout" in client.want:
             client.want.add("stderr")
         if req.get("stdin"):  # (a TTY's master, our stdin end, only exists once started)
@@ -639,7 +644,8 @@ class Shim:
             self.log.write(stream, data)
         framed = proc.frame(stream, data)
         for c in list(proc.clients):
-            if stream in c.want and not c.send(framed):
+            out = framed if c.tty == proc.tty else data if c.tty else _mux(stream, data)
+            if stream in c.want and not c.send(out):
                 self._drop(c)
 
     def _outputs_done(self, proc: Process) -> None:

@@ -230,7 +230,7 @@ def register(router: Router, d: Daemon) -> None:
         if body.get("Detach"):
             await streams.exec_start(svc, eid, True, body.get("Tty"), None)
             return Response(200, b"", content_type=None)
-        tty = bool(rec["ProcessConfig"]["tty"])
+        tty = streams.exec_framing_raw(rec, body.get("Tty"))
 
         async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, early: bytes) -> None:
             await streams.exec_start(svc, eid, False, body.get("Tty"), (reader, writer, early))
