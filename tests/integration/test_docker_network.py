@@ -569,3 +569,26 @@ def test_default_route_follows_the_networks_that_have_one(docker) -> None:
     finally:
         cleanup(docker, "inner", "outer")
         docker("network", "rm", "routeless", "routed")
+
+
+def test_network_names_like_docker(sdk, docker) -> None:
+    """Docker takes any name that is not blank (docker-py creates "test 01"); bridges and rules
+    are named from the network's ID, never from its name."""
+    import docker as docker_sdk
+
+    net = sdk.networks.create("test 01")
+    try:
+        assert sdk.networks.get("test 01").id == net.id
+        assert net.attrs["Name"] == "test 01"
+        out = docker.ok("run", "--rm", "--network", "test 01", "busybox", "ip", "-4", "addr", "show", "eth0")
+        assert "inet " in out
+        hostile = sdk.networks.create('x"; flush ruleset; #')  # only ever data
+        hostile.remove()
+    finally:
+        net.remove()
+    for name, status in (("   ", 400), ("bridge", 403), ("default", 403)):
+        with pytest.raises(docker_sdk.errors.APIError) as e:
+            sdk.networks.create(name)
+        assert e.value.status_code == status, name
+    r = docker("network", "create", "host")
+    assert r.rc != 0 and "operation is not permitted on predefined host network" in r.err

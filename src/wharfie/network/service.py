@@ -279,8 +279,8 @@ class NetworkService:
 
     # -- create / remove ---------------------------------------------------------------------
     async def create(self, body: dict[str, Any]) -> tuple[str, str]:
-        if not isinstance(body, dict) or not body.get("Name"):
-            raise InvalidArgument("network name is required")
+        if not isinstance(body, dict) or not isinstance(body.get("Name"), str):
+            raise InvalidArgument("invalid name: name is empty")
         doc = await asyncio.to_thread(self._create_sync, body)
         self.events.publish("network", "create", doc["Id"], {"name": doc["Name"], "type": doc["Driver"]})
         return doc["Id"], ""
@@ -293,10 +293,12 @@ class NetworkService:
         from wharfie.network import bridge
 
         name = str(body["Name"])
-        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
-            raise InvalidArgument(f"invalid network name {name!r}")
-        if name in BUILTIN:
-            raise Conflict(f"network with name {name} already exists")
+        # Docker takes any name that is not blank ("test 01" too); a name only ever reaches the
+        # store, DNS answers and API documents: bridges and rules are named from the ID
+        if not name.strip():
+            raise InvalidArgument("invalid name: name is empty")
+        if name in (*BUILTIN, "default"):
+            raise Forbidden(f"operation is not permitted on predefined {name} network")
         driver = body.get("Driver") or "bridge"
         if driver != "bridge":
             if driver in ("host", "null"):
