@@ -351,3 +351,50 @@ def test_copy_layers_are_reproducible(docker, tmp_path: Path) -> None:
     docker.ok("build", "--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1700000000", "-t", "repro:c", str(a))
     assert docker.ok("run", "--rm", "repro:c", "stat", "-c", "%Y", "/app/x.txt", "/app/d/y.txt").split() == \
         ["1700000000", "1700000000"]
+
+
+def test_cache_from_add_host_and_labels_on_scratch(docker, sdk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """--cache-from limits the cache to those images' ancestry (an unknown name: no cache);
+    --add-host reaches RUN steps' /etc/hosts; --label on a lone FROM scratch makes an image;
+    a repeated query key counts once, first value first, like dockerd (docker-py relies on it)."""
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo one > /one\nRUN grep -q 'buildhost' /etc/hosts && echo ok\n"})
+    docker.ok("build", "--add-host", "buildhost:10.1.2.3", "-t", "cf:1", str(tmp_path))
+    again = docker.ok("build", "--add-host", "buildhost:10.1.2.3", "--cache-from", "cf:1", "-t", "cf:2", str(tmp_path))
+    assert again.count("Using cache") == 2
+    unknown = docker.ok("build", "--add-host", "buildhost:10.1.2.3", "--cache-from", "nosuchtag", str(tmp_path))
+    assert "Using cache" not in unknown
+    missing_host = docker("build", "--no-cache", str(tmp_path))
+    assert missing_host.rc != 0  # the grep fails without --add-host
+    scratch = write(tmp_path / "scratch", {"Dockerfile": "FROM scratch\n"})
+    image, _ = sdk.images.build(path=str(scratch), labels={"test": "OK"})
+    assert image.labels == {"test": "OK"}
+    resp = sdk.api.post(sdk.api._url("/build"), params=[("dockerfile", "Other"), ("dockerfile", "Dockerfile"), ("q", "1")],
+                        data=_tar({"Other": "FROM busybox\nLABEL which=other\n"}),
+                        headers={"Content-Type": "application/x-tar"})
+    assert resp.status_code == 200 and "errorDetail" not in resp.text
+
+
+def _tar(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, text in files.items():
+            data = text.encode()
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_intermediate_images_like_dockerd(docker, tmp_path: Path) -> None:
+    """Build steps' images are the final image's parents: hidden from `images` (shown with
+    -a), not dangling (a prune keeps them and the cache), and inspect names the Parent."""
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo a > /a\nRUN echo b > /b\nCMD [\"true\"]\n"})
+    docker.ok("build", "-t", "steps:1", str(tmp_path))
+    final = json.loads(docker.ok("image", "inspect", "steps:1"))[0]
+    assert final["Parent"].startswith("sha256:")
+    listed = docker.ok("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").splitlines()
+    assert not [line for line in listed if line.startswith("<none>")]
+    everything = docker.ok("images", "-a", "-q", "--no-trunc").split()
+    assert final["Parent"] in everything and final["Parent"] not in docker.ok("images", "-q", "--no-trunc").split()
+    docker.ok("image", "prune", "-f")
+    assert docker.ok("build", "-t", "steps:1", str(tmp_path)).count("Using cache") == 3

@@ -45,8 +45,9 @@ class Request:
 
     # -- query helpers -------------------------------------------------------------------
     def arg(self, name: str, default: str = "") -> str:
+        """A query value; repeated keys give the first, like Go's `FormValue` in dockerd."""
         vals = self.query.get(name)
-        return vals[-1] if vals else default
+        return vals[0] if vals else default
 
     def args(self, name: str) -> list[str]:
         return self.query.get(name, [])

@@ -90,7 +90,7 @@ class Builder:
         image_id = ""
         for i, stage in enumerate(stages):
             image_id, step = await self._run_stage(stage, meta, step, total)
-            if self.req.opts.labels and i == len(stages) - 1 and image_id:
+            if self.req.opts.labels and i == len(stages) - 1:  # (FROM scratch alone too)
                 image_id = await self._label_final(image_id)  # before the last aux: --iidfile
             if not self.req.quiet:
                 self.emit({"aux": {"ID": image_id}})

@@ -31,6 +31,8 @@ class BuildOptions:
     build_args: dict[str, str | None] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     source_date_epoch: int = 0
+    extra_hosts: list[str] = field(default_factory=list)  # RUN containers' /etc/hosts additions
+    cache_sources: set[str] | None = None  # --cache-from: only these images' ancestry may hit
 
 
 @dataclass
@@ -59,9 +61,11 @@ class Stage:
         if self.opts.no_cache:
             return None
         hit = self.cache.get(key)
-        if hit and self.images.db.image(hit) is not None:
-            return hit
-        return None
+        if not hit or self.images.db.image(hit) is None:
+            return None
+        if self.opts.cache_sources is not None and hit not in self.opts.cache_sources:
+            return None
+        return hit
 
     def _explain_miss(self, step: str, detail: dict[str, Any]) -> None:
         """After a run of cache hits, say what made this step miss (a changed file, a build
@@ -112,7 +116,7 @@ class Stage:
         cid, upper = await steps.run_step(self.containers, self.image_id, argv, run_config,
                                           network or self.opts.network, self.output, shown,
                                           on_created=lambda c: self.say(f" ---> Running in {c[:12]}\n"),
-                                          mounts=mounts or [])
+                                          mounts=mounts or [], extra_hosts=self.opts.extra_hosts)
         try:
             image_id = await asyncio.to_thread(self.images.commit, self.image_id, upper, self.config,
                                                {"created_by": created_by}, [])

@@ -37,7 +37,8 @@ async def _pump_frames(reader: asyncio.StreamReader, on_output: Output) -> None:
 async def run_step(svc: ContainerService, image_id: str, argv: list[str], config: dict[str, Any],
                    network: str, on_output: Output, shown_command: str,
                    on_created: Callable[[str], None] | None = None,
-                   mounts: list[dict[str, Any]] | None = None) -> tuple[str, str]:
+                   mounts: list[dict[str, Any]] | None = None,
+                   extra_hosts: list[str] | None = None) -> tuple[str, str]:
     """Run `argv` in a container of `image_id`; returns (container id, its upper dir).
 
     The caller commits the upper dir and removes the container (`finish_step`).
@@ -46,7 +47,8 @@ async def run_step(svc: ContainerService, image_id: str, argv: list[str], config
         "Image": image_id, "Cmd": argv, "Entrypoint": [],
         "Env": list(config.get("Env") or []), "WorkingDir": config.get("WorkingDir") or "",
         "User": config.get("User") or "", "AttachStdout": True, "AttachStderr": True,
-        "HostConfig": {"NetworkMode": network or "host", "Mounts": mounts or None},
+        "HostConfig": {"NetworkMode": network or "host", "Mounts": mounts or None,
+                       "ExtraHosts": extra_hosts or None},
     }
     cid, _ = await svc.create(body, "")
     if on_created is not None:

@@ -183,8 +183,9 @@ class ImageService:
 
     # -- create ----------------------------------------------------------------------------
     def add(self, config_bytes: bytes, chain: list[str], tags: list[str],
-            event: str | None, repo_digests: list[str] | None = None) -> str:
-        """Record an image whose layers are already stored (and leased); point `tags` at it."""
+            event: str | None, repo_digests: list[str] | None = None, parent: str = "") -> str:
+        """Record an image whose layers are already stored (and leased); point `tags` at it.
+        `parent`: the local image it was made from (build step, commit), what inspect shows."""
         config = json.loads(config_bytes)
         refs = [(str(reference.parse_docker_ref(t)), False) for t in tags]
         refs += [(d, True) for d in repo_digests or []]
@@ -192,7 +193,7 @@ class ImageService:
             image_id = self.content.put_bytes(config_bytes)
             size = sum(self._layer_size(c) for c in chain)
             now = time.time()
-            row = ImageRow(image_id, parse_created(config.get("created")), now, None, size, "")
+            row = ImageRow(image_id, parse_created(config.get("created")), now, None, size, parent)
             existed = self.db.image(image_id) is not None
             self.db.add_image(row, chain, refs, now)
         if event and not existed:
@@ -239,7 +240,7 @@ class ImageService:
             if author:
                 config["author"] = author
             data = json.dumps(config, separators=(",", ":")).encode()
-            return self.add(data, chain, tags, "commit" if not empty_layer else None)
+            return self.add(data, chain, tags, "commit" if not empty_layer else None, parent=parent_id or "")
 
     # -- tag -------------------------------------------------------------------------------
     def tag(self, name: str, repo: str, tag: str) -> str:
@@ -262,6 +263,8 @@ class ImageService:
         filters = flt.parse_filters(raw_filters)
         flt.validate(filters, IMAGE_LIST_FILTERS)
         images = self.all_images()
+        if not want_all:  # like dockerd: untagged images with children are build intermediates
+            images = [i for i in images if i.refs or i.id not in self._parents()]
         if "before" in filters or "since" in filters:
             images = self._time_window(images, filters)
         if "until" in filters:
@@ -278,6 +281,10 @@ class ImageService:
             images = [i for i in images if i.refs]
         images.sort(key=lambda i: (i.row.created, i.row.added), reverse=True)
         return images
+
+    def _parents(self) -> set[str]:
+        """Images some other image was made from (build steps, commits)."""
+        return {row.parent for row in self.db.images() if row.parent}
 
     def _time_window(self, images: list[Image], filters: dict[str, list[str]]) -> list[Image]:
         for key in ("before", "since"):
@@ -450,8 +457,9 @@ class ImageService:
         now = time.time()
         deleted: list[dict[str, str]] = []
         reclaimed = 0
+        parents = self._parents()
         for image in self.all_images():
-            if dangling_only and image.tags:
+            if dangling_only and (image.tags or image.id in parents):  # intermediates aren't dangling
                 continue
             if self.container_users(image.id):
                 continue

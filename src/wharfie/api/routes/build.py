@@ -33,6 +33,40 @@ def _json_arg(request: Request, name: str) -> dict[str, Any]:
     return value
 
 
+def _json_list(request: Request, name: str) -> list[str]:
+    raw = request.arg(name)
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid {name}: {e}") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgument(f"invalid {name}: want a JSON array of strings")
+    return value
+
+
+def _cache_sources(d: Daemon, refs: list[str]) -> set[str] | None:
+    """`--cache-from`: like dockerd, a cached step counts only when it is one of these images or
+    one of their ancestors; names that don't resolve are skipped (none left: no cache at all).
+    Without the option every local image may serve (None)."""
+    from wharfie.errors import NotFound
+
+    if not refs:
+        return None
+    allowed: set[str] = set()
+    for ref in refs:
+        try:
+            image_id = d.images.resolve(ref)
+        except NotFound:
+            continue
+        while image_id and image_id not in allowed:
+            allowed.add(image_id)
+            row = d.images.db.image(image_id)
+            image_id = row.parent if row is not None else ""
+    return allowed
+
+
 def _puller(d: Daemon, request: Request, queue: asyncio.Queue[dict[str, Any] | None]) -> Any:
     """Pull a FROM image with the credentials `docker build` sent (X-Registry-Config); the
     pull's progress goes into the build stream, as dockerd's does."""
@@ -72,6 +106,8 @@ def register(router: Router, d: Daemon) -> None:
             build_args={k: (None if v is None else str(v)) for k, v in _json_arg(request, "buildargs").items()},
             labels={k: str(v) for k, v in _json_arg(request, "labels").items()},
             source_date_epoch=int(_json_arg(request, "buildargs").get("SOURCE_DATE_EPOCH") or 0),
+            extra_hosts=[h for h in request.args("extrahosts") if h],
+            cache_sources=await asyncio.to_thread(_cache_sources, d, _json_list(request, "cachefrom")),
         )
         if opts.network == "default":
             opts.network = "bridge"  # docker build --network default|bridge|host|none
