@@ -592,3 +592,35 @@ def test_network_names_like_docker(sdk, docker) -> None:
         assert e.value.status_code == status, name
     r = docker("network", "create", "host")
     assert r.rc != 0 and "operation is not permitted on predefined host network" in r.err
+
+
+def test_ipam_options_and_auxiliary_addresses_like_docker(sdk, docker, daemon: WharfieDaemon) -> None:
+    """docker-py's test_create_network_with_ipam_config: IPAM Options null when none were
+    given, as given otherwise; auxiliary addresses shown and never handed to a container."""
+    import docker as docker_sdk
+    from docker.types import IPAMConfig, IPAMPool
+
+    pool = daemon.network_config()["default-address-pools"][0]["base"]  # type: ignore[index]
+    subnet = pool.replace(".0.0/16", ".210.0/24")
+    first = subnet.replace(".0/24", ".2")
+    net = sdk.networks.create("ipamnet", ipam=IPAMConfig(pool_configs=[IPAMPool(
+        subnet=subnet, gateway=subnet.replace(".0/24", ".254"), aux_addresses={"a": first})]))
+    withopts = sdk.networks.create("ipamopts", ipam=IPAMConfig(options={"foo": "bar"}))
+    docker.ok("network", "create", "cliipam")
+    try:
+        ipam = sdk.api.inspect_network(net.id)["IPAM"]
+        assert ipam["Options"] is None and ipam["Driver"] == "default"
+        assert ipam["Config"] == [{"Subnet": subnet, "Gateway": subnet.replace(".0/24", ".254"),
+                                   "AuxiliaryAddresses": {"a": first}}]
+        assert sdk.api.inspect_network(withopts.id)["IPAM"]["Options"] == {"foo": "bar"}
+        assert json.loads(docker.ok("network", "inspect", "cliipam"))[0]["IPAM"]["Options"] == {}
+        assert json.loads(docker.ok("network", "inspect", "bridge"))[0]["IPAM"]["Options"] is None
+        out = docker.ok("run", "--rm", "--network", "ipamnet", "busybox", "ip", "-4", "addr", "show", "eth0")
+        assert f"inet {subnet.replace('.0/24', '.1')}/24" in out  # .2 is reserved
+        with pytest.raises(docker_sdk.errors.APIError) as e:  # outside the subnet (the CLI checks too)
+            sdk.networks.create("badaux", ipam=IPAMConfig(pool_configs=[IPAMPool(
+                subnet=subnet.replace(".210.", ".211."), aux_addresses={"x": "10.255.255.1"})]))
+        assert e.value.status_code == 400 and "auxiliary address" in str(e.value.explanation)
+    finally:
+        for n in ("ipamnet", "ipamopts", "cliipam", "badaux"):
+            docker("network", "rm", n)

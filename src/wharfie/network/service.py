@@ -43,6 +43,7 @@ DEFAULT_BRIDGE = "wharfie0"
 DEFAULT_BIP = "10.87.0.1/16"
 DEFAULT_POOLS = [{"base": "10.90.0.0/15", "size": 24}]
 OPT = "com.docker.network.bridge."
+RESERVED = ("gateway", "aux")  # lease owners that are not containers
 BRIDGE_OPTIONS = {OPT + k for k in ("name", "host_binding_ipv4", "enable_ip_masquerade", "enable_icc")}
 
 
@@ -192,7 +193,7 @@ class NetworkService:
         return {
             "Name": name, "Id": nid, "Created": _now(), "Scope": "local", "Driver": driver,
             "EnableIPv4": True, "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": None if name in BUILTIN else {},
+            "IPAM": {"Driver": "default", "Options": None,
                      "Config": [{"Subnet": subnet, "Gateway": gateway}] if subnet else []},
             "Internal": internal, "Attachable": False, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
@@ -333,6 +334,13 @@ class NetworkService:
             if rng is None or not rng.subnet_of(subnet):
                 raise InvalidArgument(f"invalid ip-range {cfg['IPRange']}: it must be a CIDR inside {subnet}")
             ip_range = str(rng)
+        aux = cfg.get("AuxiliaryAddresses") or {}
+        if not isinstance(aux, dict):
+            raise InvalidArgument("AuxiliaryAddresses must be a map of names to addresses")
+        aux = {str(k): ipam.check_address(subnet, str(v), f"auxiliary address {k}") for k, v in aux.items()}
+        ipam_opts = (body.get("IPAM") or {}).get("Options")
+        if ipam_opts is not None and not isinstance(ipam_opts, dict):
+            raise InvalidArgument("IPAM Options must be a map of strings")
         nid = secrets.token_hex(32)
         options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
         check_bridge_options(options)
@@ -348,9 +356,16 @@ class NetworkService:
         doc["Attachable"] = bool(body.get("Attachable"))
         if ip_range:
             doc["IPAM"]["Config"][0]["IPRange"] = ip_range
+        if aux:
+            doc["IPAM"]["Config"][0]["AuxiliaryAddresses"] = aux
+        # as given (Docker): null when the request had none, `docker network create` sends {}
+        doc["IPAM"]["Options"] = None if ipam_opts is None else {str(k): str(v) for k, v in ipam_opts.items()}
         self.store.insert(doc)
         try:
             self.store.lease(nid, gateway, "gateway")
+            for k, a in aux.items():  # reserved: never given to a container
+                if not self.store.lease(nid, a, "aux"):
+                    raise InvalidArgument(f"auxiliary address {k}={a} is already reserved (the gateway?)")
             self._ensure_bridge(doc)
             self._apply_rules()
         except BaseException:
@@ -371,7 +386,7 @@ class NetworkService:
 
         with self.net_lock:  # no container joins meanwhile (_connect_endpoint takes it too)
             d = self.get(d["Id"])  # still there? (another remove)
-            leased = any(nid == d["Id"] and owner != "gateway" for nid, _a, owner in self.store.leases())
+            leased = any(nid == d["Id"] and owner not in RESERVED for nid, _a, owner in self.store.leases())
             if leased or self._endpoints(d["Id"]):
                 raise Forbidden(f"error while removing network: network {d['Name']} id {d['Id']} has active endpoints")
             self.store.delete(d["Id"])
@@ -742,7 +757,7 @@ class NetworkService:
             alive = {d["Id"] for d in running}
             self._sweep(running)
             for nid, address, owner in self.store.leases():
-                if owner != "gateway" and owner not in alive:
+                if owner not in RESERVED and owner not in alive:
                     self.store.release(nid, owner, address)
             for d in running:
                 ports = d["NetworkSettings"].get("Ports") or {}
