@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
+import docker as docker_sdk
 import pytest
 
 
@@ -67,3 +69,72 @@ def test_exec_start_tty_decides_framing(sdk, sleeper) -> None:
     # docker-py's ExecDemuxTest: a TTY exec started without Tty demuxes into stdout
     eid = api.exec_create(sleeper.id, ["sh", "-c", "echo out; echo err >&2"], tty=True)["Id"]
     assert api.exec_start(eid, demux=True) == (b"out\r\nerr\r\n", None)
+
+
+def _wait_closed(sock: socket.socket, timeout: float = 10) -> None:
+    """The daemon ended the client's connection (docker-py's assert_cat_socket_detached_with_keys)."""
+    sock.settimeout(timeout)
+    while sock.recv(4096):
+        pass
+
+
+def _send_keys(sock: socket.socket, keys: list[bytes]) -> None:
+    for k in keys:
+        sock.sendall(k)
+        time.sleep(0.2)
+
+
+def _logs_until(c, text: bytes, timeout: float = 10) -> bytes:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while text not in (logs := c.logs()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return logs
+
+
+def test_attach_detach_keys(sdk) -> None:
+    api = sdk.api
+    cid = api.create_container("busybox", "cat", detach=True, stdin_open=True, tty=True)["Id"]
+    try:
+        api.start(cid)
+        sock = _raw(api.attach_socket(cid, {"stdin": 1, "stream": 1}))
+        _send_keys(sock, [b"\x10", b"\x11"])  # the default: ctrl-p,ctrl-q
+        _wait_closed(sock)
+        assert api.inspect_container(cid)["State"]["Running"]
+        # a partial match is held back, then passed through when the next byte differs
+        sock = _raw(api.attach_socket(cid, {"stdin": 1, "stream": 1, "detachKeys": "a,b"}))
+        _send_keys(sock, [b"a", b"c\n"])
+        assert b"ac" in _logs_until(sdk.containers.get(cid), b"ac")
+        _send_keys(sock, [b"a", b"b"])
+        _wait_closed(sock)
+        assert api.inspect_container(cid)["State"]["Running"]
+        with pytest.raises(docker_sdk.errors.APIError) as e:
+            api.attach_socket(cid, {"stdin": 1, "stream": 1, "detachKeys": "ctrl-1"})
+        assert e.value.status_code == 400
+    finally:
+        api.remove_container(cid, force=True)
+
+
+def test_detach_keys_only_with_a_tty(sdk) -> None:
+    api = sdk.api
+    cid = api.create_container("busybox", "cat", detach=True, stdin_open=True)["Id"]
+    try:
+        api.start(cid)
+        sock = _raw(api.attach_socket(cid, {"stdin": 1, "stream": 1}))
+        _send_keys(sock, [b"\x10", b"\x11", b"\n"])
+        assert b"\x10\x11\n" in _logs_until(sdk.containers.get(cid), b"\x11")
+        sock.close()
+        assert api.inspect_container(cid)["State"]["Running"]
+    finally:
+        api.remove_container(cid, force=True)
+
+
+def test_exec_detach_keys(sdk, sleeper) -> None:
+    api = sdk.api
+    eid = api.exec_create(sleeper.id, "cat", stdin=True, tty=True, detach_keys="ctrl-x")["Id"]
+    sock = _raw(api.exec_start(eid, tty=True, socket=True))
+    _send_keys(sock, [b"\x18"])
+    _wait_closed(sock)
+    assert api.exec_inspect(eid)["Running"]
+    with pytest.raises(docker_sdk.errors.APIError) as e:
+        api.exec_create(sleeper.id, "cat", stdin=True, tty=True, detach_keys="ctrl-x,")
+    assert e.value.status_code == 400

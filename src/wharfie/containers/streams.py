@@ -20,20 +20,74 @@ from wharfie.errors import Conflict, InvalidArgument, NotFound, WharfieError
 from wharfie.runtime import logfile
 
 STREAM_IDS = {"stdout": 1, "stderr": 2}
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+_CTRL = {f"ctrl-{c}": i for i, c in enumerate("@abcdefghijklmnopqrstuvwxyz[\\]^_")}
+
+
+def parse_detach_keys(spec: str) -> bytes:
+    """`ctrl-p,ctrl-q`, `a,ctrl-\\`, `DEL` → bytes (the format of moby's term.ToBytes)."""
+    out = bytearray()
+    for key in spec.split(","):
+        if len(key) == 1:
+            out += key.encode()[:1]
+        elif key in _CTRL:
+            out.append(_CTRL[key])
+        elif key == "DEL":
+            out.append(127)
+        else:
+            raise InvalidArgument(f"Invalid detach keys ({spec}) provided")
+    return bytes(out)
+
+
+class EscapeProxy:
+    """Docker's detach-key proxy over a client's stdin: bytes matching the start of the
+    sequence are held back; a mismatch passes them (and the byte) through; the whole
+    sequence detaches the client."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys, self.pos = keys, 0
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """(bytes to pass on, detached?)"""
+        if not self.pos and self.keys[0] not in data:
+            return data, False
+        out = bytearray()
+        for b in data:
+            if b == self.keys[self.pos]:
+                self.pos += 1
+                if self.pos == len(self.keys):
+                    self.pos = 0
+                    return bytes(out), True
+                continue
+            if self.pos:
+                out += self.keys[:self.pos]
+                self.pos = 0
+            out.append(b)
+        return bytes(out), False
 
 
 async def splice(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, early: bytes,
-                 shim_r: asyncio.StreamReader, shim_w: asyncio.StreamWriter, stdin: bool) -> None:
+                 shim_r: asyncio.StreamReader, shim_w: asyncio.StreamWriter, stdin: bool,
+                 detach_keys: bytes = b"") -> bool:
+    """Returns True when the client detached with its detach keys (the process runs on)."""
+    escape = EscapeProxy(detach_keys) if stdin and detach_keys else None
+    detached = False
+
     async def upstream() -> None:
-        if early and stdin:
-            shim_w.write(early)
+        nonlocal detached
+        data = early
         while True:
+            if data and stdin:
+                if escape is not None:
+                    data, detached = escape.feed(data)
+                shim_w.write(data)
+                await shim_w.drain()
+                if detached:  # no EOF towards the container: the client just goes away
+                    shim_w.close()
+                    return
             data = await client_r.read(65536)
             if not data:
                 break
-            if stdin:
-                shim_w.write(data)
-                await shim_w.drain()
         if stdin and shim_w.can_write_eof():
             shim_w.write_eof()
 
@@ -57,6 +111,7 @@ async def splice(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter,
         for w in (shim_w, client_w):
             with contextlib.suppress(Exception):
                 w.close()
+    return detached
 
 
 class AttachSlot:
@@ -67,9 +122,13 @@ class AttachSlot:
     shim releases the process, and the client side joins when the hijack runs.
     """
 
-    def __init__(self, svc: ContainerService, ref: str, stdin: bool, stdout: bool, stderr: bool) -> None:
+    def __init__(self, svc: ContainerService, ref: str, stdin: bool, stdout: bool, stderr: bool,
+                 detach_keys: str = "") -> None:
         doc = svc.get(ref)
         self.svc, self.cid, self.stdin = svc, doc["Id"], stdin
+        # like dockerd: detach keys apply to a TTY container's stdin only
+        keys = parse_detach_keys(detach_keys or DEFAULT_DETACH_KEYS)
+        self.detach_keys = keys if doc["Config"].get("Tty") else b""
         self.req = {"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr}
         self.shim: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = \
             asyncio.get_running_loop().create_future()
@@ -100,8 +159,10 @@ class AttachSlot:
             if not self.shim.done() and self.svc.get(self.cid)["State"]["Running"]:
                 await self.connect()
             got = await self.shim
-            if got is not None:
-                await splice(client_r, client_w, early, got[0], got[1], self.stdin)
+            if got is not None and await splice(client_r, client_w, early, got[0], got[1], self.stdin,
+                                                self.detach_keys):
+                with contextlib.suppress(NotFound):
+                    self.svc.emit(self.svc.get(self.cid), "detach")
         finally:
             pending = self.svc.pending_attach.get(self.cid, [])
             if self.connect in pending:
@@ -119,11 +180,16 @@ def exec_create(svc: ContainerService, ref: str, body: dict[str, Any]) -> str:
     cmd = body.get("Cmd") or []
     if not cmd:
         raise InvalidArgument("No exec command specified")
+    # docker-py sends `detachKeys`: Go decodes JSON keys case-insensitively
+    detach_keys = next((v for k, v in body.items() if k.lower() == "detachkeys"), None) or ""
+    if not isinstance(detach_keys, str):
+        raise InvalidArgument("DetachKeys must be a string")
+    parse_detach_keys(detach_keys or DEFAULT_DETACH_KEYS)  # a bad spec is the client's error, now
     eid = secrets.token_hex(32)
     svc.execs[eid] = {
         "ID": eid, "ContainerID": doc["Id"], "Running": False, "ExitCode": None, "Pid": 0,
         "OpenStdin": bool(body.get("AttachStdin")), "OpenStdout": bool(body.get("AttachStdout")),
-        "OpenStderr": bool(body.get("AttachStderr")), "CanRemove": False, "DetachKeys": "",
+        "OpenStderr": bool(body.get("AttachStderr")), "CanRemove": False, "DetachKeys": detach_keys,
         "ProcessConfig": {"tty": bool(body.get("Tty")), "entrypoint": cmd[0], "arguments": cmd[1:],
                           "privileged": bool(body.get("Privileged")), "user": body.get("User") or ""},
         "_body": body, "_started": False,
@@ -213,7 +279,9 @@ async def exec_start(svc: ContainerService, eid: str, detach: bool, tty: bool | 
     if client is None:
         shim_w.close()
         return
-    await splice(client[0], client[1], client[2], shim_r, shim_w, rec["OpenStdin"])
+    keys = parse_detach_keys(rec["DetachKeys"] or DEFAULT_DETACH_KEYS) if process.get("terminal") else b""
+    if await splice(client[0], client[1], client[2], shim_r, shim_w, rec["OpenStdin"], keys):
+        svc.emit(doc, f"exec_detach: {' '.join(process['args'])}", execID=eid)
     await refresh_exec(svc, rec)
 
 
