@@ -624,3 +624,41 @@ def test_ipam_options_and_auxiliary_addresses_like_docker(sdk, docker, daemon: W
     finally:
         for n in ("ipamnet", "ipamopts", "cliipam", "badaux"):
             docker("network", "rm", n)
+
+
+def test_requested_mac_addresses(sdk, docker) -> None:
+    """EndpointConfig.MacAddress (create and connect) and the deprecated Config.MacAddress set the
+    interface's MAC; inspect shows it, before the start and after a stop too."""
+    api = sdk.api
+    net = sdk.networks.create("macnet")
+    names = ("mac1", "mac2", "mac3")
+    try:
+        c1 = api.create_container("busybox", ["sleep", "300"], name="mac1", mac_address="02:11:22:33:44:55")
+        assert c1.get("Warnings") and "deprecated" in c1["Warnings"][0]
+        cfg = api.create_networking_config({"macnet": api.create_endpoint_config(mac_address="02:aa:bb:cc:dd:ee")})
+        api.create_container("busybox", ["sleep", "300"], name="mac2", networking_config=cfg,
+                             host_config=api.create_host_config(network_mode="macnet"))
+        api.create_container("busybox", ["sleep", "300"], name="mac3")
+        api.connect_container_to_network("mac3", "macnet", mac_address="02:00:00:00:00:33")  # not started
+        nets = api.inspect_container("mac3")["NetworkSettings"]["Networks"]
+        assert nets["macnet"]["MacAddress"] == "02:00:00:00:00:33"
+        assert api.inspect_container("mac2")["NetworkSettings"]["Networks"]["macnet"]["MacAddress"] == "02:aa:bb:cc:dd:ee"
+        for name in names:
+            api.start(name)
+        ns = api.inspect_container("mac1")["NetworkSettings"]
+        assert ns["MacAddress"] == "02:11:22:33:44:55" == ns["Networks"]["bridge"]["MacAddress"]
+        assert "link/ether 02:11:22:33:44:55" in docker.ok("exec", "mac1", "ip", "link", "show", "eth0")
+        assert "link/ether 02:aa:bb:cc:dd:ee" in docker.ok("exec", "mac2", "ip", "link", "show", "eth0")
+        out = docker.ok("exec", "mac3", "ip", "link")
+        assert "link/ether 02:00:00:00:00:33" in out
+        assert json.loads(docker.ok("network", "inspect", "macnet"))[0]["Containers"][
+            api.inspect_container("mac2")["Id"]]["MacAddress"] == "02:aa:bb:cc:dd:ee"
+        # the same address for an endpoint that asked nothing stays generated (02:42:…)
+        assert api.inspect_container("mac3")["NetworkSettings"]["Networks"]["bridge"]["MacAddress"].startswith("02:42:")
+        api.stop("mac2", timeout=0)
+        assert api.inspect_container("mac2")["NetworkSettings"]["Networks"]["macnet"]["MacAddress"] == "02:aa:bb:cc:dd:ee"
+        r = docker("run", "--rm", "--mac-address", "01:00:5e:00:00:01", "busybox", "true")  # multicast
+        assert r.rc != 0 and "invalid MAC address" in r.err
+    finally:
+        cleanup(docker, *names)
+        net.remove()

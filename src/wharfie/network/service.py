@@ -56,6 +56,19 @@ def _opt_bool(options: dict[str, str], key: str) -> bool:
     raise InvalidArgument(f"invalid value for {key}: {options[key]!r} (true or false)")
 
 
+def parse_mac(value: object) -> str:
+    """A requested MAC address (EndpointConfig / Config.MacAddress), normalised; "" for none."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    parts = re.split(r"[:-]", text)
+    if len(parts) != 6 or not all(re.fullmatch(r"[0-9A-Fa-f]{2}", p) for p in parts):
+        raise InvalidArgument(f"invalid MAC address: {text}")
+    if int(parts[0], 16) & 1:
+        raise InvalidArgument(f"invalid MAC address {text}: a multicast address")
+    return ":".join(parts).lower()
+
+
 def check_bridge_options(options: dict[str, str]) -> None:
     """The `com.docker.network.bridge.*` options wharfie honours; any other one is refused
     rather than silently ignored (most of them ask for more restriction)."""
@@ -443,6 +456,17 @@ class NetworkService:
             raise InvalidArgument("container cannot be connected to multiple networks with one of "
                                   "the networks in private (none) mode" if net["Name"] == "none" else
                                   "container cannot be disconnected from host network or connected to host network")
+        legacy = parse_mac(doc["Config"].get("MacAddress"))
+        if legacy:  # deprecated: the main network's endpoint takes it (Docker)
+            if net["Name"] not in ("host", "none"):
+                first = dict(first)
+                if not first.get("MacAddress"):
+                    first["MacAddress"] = legacy
+                elif parse_mac(first["MacAddress"]) != legacy:
+                    raise InvalidArgument("the container-wide MAC address must match the endpoint-specific "
+                                          "MAC address for the main network, or be left empty")
+            warnings.append("The container-wide MacAddress field is now deprecated. It should be specified "
+                            "in EndpointsConfig instead.")
         out = {net["Name"]: self._endpoint_config(doc, net, first)}
         for ref, cfg in endpoints.items():
             other = self.get(ref)
@@ -462,8 +486,16 @@ class NetworkService:
             if not user:
                 raise InvalidArgument("user specified IP address is supported on user defined networks only")
             ipam.check_address(ipaddress.IPv4Network(net["IPAM"]["Config"][0]["Subnet"]), ipam_cfg["IPv4Address"])
+        mac = parse_mac(cfg.get("MacAddress"))
+        if mac and net["Driver"] != "bridge":
+            raise InvalidArgument(f"a MAC address needs a bridge network, not {net['Name']}")
+        macs = doc.setdefault("_wharfie", {}).setdefault("macs", {})  # kept across stops (Docker)
+        if mac:
+            macs[net["Name"]] = mac
+        else:
+            macs.pop(net["Name"], None)
         return {"IPAMConfig": ipam_cfg, "Links": cfg.get("Links"), "Aliases": aliases or None,
-                "MacAddress": "", "DriverOpts": cfg.get("DriverOpts"), "GwPriority": cfg.get("GwPriority") or 0,
+                "MacAddress": mac, "DriverOpts": cfg.get("DriverOpts"), "GwPriority": cfg.get("GwPriority") or 0,
                 "NetworkID": net["Id"], "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
                 "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
                 "DNSNames": None}
@@ -553,7 +585,7 @@ class NetworkService:
             else:
                 raise Conflict(f"no available IPv4 addresses on network {net['Name']}")
         eid = secrets.token_hex(32)
-        mac = bridge.mac_for(address)
+        mac = self._desired_mac(doc, net["Name"]) or bridge.mac_for(address)
         try:
             self._ensure_bridge(net)
             bridge.attach(net["_bridge"], self.sandbox(cid), host_if(eid), address, subnet.prefixlen,
@@ -568,6 +600,10 @@ class NetworkService:
         if net["Name"] == "bridge":
             doc["NetworkSettings"].update(Bridge="", EndpointID=eid, Gateway=gateway, IPAddress=address,
                                           IPPrefixLen=subnet.prefixlen, MacAddress=mac)
+
+    @staticmethod
+    def _desired_mac(doc: Doc, network: str) -> str:
+        return str(((doc.get("_wharfie") or {}).get("macs") or {}).get(network) or "")
 
     def _primary_address(self, doc: Doc) -> str:
         for ep in doc["NetworkSettings"]["Networks"].values():
@@ -642,12 +678,13 @@ class NetworkService:
                 except WharfieError as e:
                     log.warning("could not update the nftables rules: %s", e)
         ns = doc["NetworkSettings"]
-        for ep in ns.get("Networks", {}).values():
+        for name, ep in ns.get("Networks", {}).items():
             if ep.get("EndpointID"):
                 bridge.delete_link(host_if(ep["EndpointID"]))
             if ep.get("NetworkID"):
                 self.store.release(ep["NetworkID"], cid)
-            ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="", DNSNames=None)
+            ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, DNSNames=None,
+                      MacAddress=self._desired_mac(doc, name))
         netns.remove(self.sandbox(cid))
         ns.update(SandboxKey="", SandboxID="", EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0,
                   MacAddress="", Ports={})
@@ -725,6 +762,7 @@ class NetworkService:
         ep = nets[name]
         if doc["State"]["Running"] and ep.get("EndpointID"):
             await asyncio.to_thread(self._disconnect_sync, doc, net, ep)
+        ((doc.get("_wharfie") or {}).get("macs") or {}).pop(name, None)
         del nets[name]  # NetworkMode stays (Docker): connecting to another network works again
         self.events.publish("network", "disconnect", net["Id"], {"container": doc["Id"], "name": name,
                                                                    "type": net["Driver"]})
