@@ -662,3 +662,35 @@ def test_requested_mac_addresses(sdk, docker) -> None:
     finally:
         cleanup(docker, *names)
         net.remove()
+
+
+def test_endpoint_links_resolve_for_the_linking_container_only(sdk, docker, daemon: WharfieDaemon) -> None:
+    """docker-py's test_create_with_links / test_connect_with_links: EndpointConfig.Links
+    ("container:alias") make the embedded DNS answer the alias, for the linking container only."""
+    api = sdk.api
+    net = sdk.networks.create("linknet")
+    names = ("linker", "linker2", "upstream", "bystander")
+    try:
+        cfg = api.create_networking_config({"linknet": api.create_endpoint_config(links=[("upstream", "bar")])})
+        api.create_container("busybox", ["sleep", "300"], name="linker", networking_config=cfg,
+                             host_config=api.create_host_config(network_mode="linknet"))
+        api.start("linker")
+        assert api.inspect_container("linker")["NetworkSettings"]["Networks"]["linknet"]["Links"] == ["upstream:bar"]
+        for name in ("upstream", "bystander", "linker2"):
+            docker.ok("run", "-d", "--name", name, "--network", "linknet", "busybox", "sleep", "300")
+        api.disconnect_container_from_network("linker2", "linknet")
+        api.connect_container_to_network("linker2", "linknet", links=[("upstream", "baz")])
+        assert api.inspect_container("linker2")["NetworkSettings"]["Networks"]["linknet"]["Links"] == ["upstream:baz"]
+        addr = api.inspect_container("upstream")["NetworkSettings"]["Networks"]["linknet"]["IPAddress"]
+        assert lookup(docker, "linker", "bar") == [addr]
+        assert lookup(docker, "linker", "bar.linknet") == [addr]
+        assert lookup(docker, "linker2", "baz") == [addr]
+        assert lookup(docker, "linker2", "bar") == []
+        assert lookup(docker, "bystander", "bar") == []  # the alias is the linker's own
+        code, _, body = daemon.request("POST", "/networks/bridge/connect", json.dumps(
+            {"Container": "bystander", "EndpointConfig": {"Links": ["a:b:c"]}}).encode(),
+            {"Content-Type": "application/json"})
+        assert code == 400 and b"bad format for links" in body
+    finally:
+        cleanup(docker, *names)
+        net.remove()

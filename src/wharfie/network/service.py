@@ -69,6 +69,19 @@ def parse_mac(value: object) -> str:
     return ":".join(parts).lower()
 
 
+def parse_link(link: object) -> tuple[str, str]:
+    """A legacy link, "container:alias" or "container" (alias = the name), as (name, alias)."""
+    text = str(link or "")
+    if not text:
+        raise InvalidArgument("empty string specified for links")
+    parts = text.split(":")
+    if len(parts) > 2 or not all(parts):
+        raise InvalidArgument(f"bad format for links: {text}")
+    if len(parts) == 1:
+        return text.lstrip("/"), text.lstrip("/")
+    return parts[0].lstrip("/"), parts[1].rsplit("/", 1)[-1]  # "/foo:/c1/bar" as stored by Docker
+
+
 def check_bridge_options(options: dict[str, str]) -> None:
     """The `com.docker.network.bridge.*` options wharfie honours; any other one is refused
     rather than silently ignored (most of them ask for more restriction)."""
@@ -486,6 +499,9 @@ class NetworkService:
             if not user:
                 raise InvalidArgument("user specified IP address is supported on user defined networks only")
             ipam.check_address(ipaddress.IPv4Network(net["IPAM"]["Config"][0]["Subnet"]), ipam_cfg["IPv4Address"])
+        links = list(cfg.get("Links") or [])
+        for link in links:
+            parse_link(link)
         mac = parse_mac(cfg.get("MacAddress"))
         if mac and net["Driver"] != "bridge":
             raise InvalidArgument(f"a MAC address needs a bridge network, not {net['Name']}")
@@ -494,7 +510,7 @@ class NetworkService:
             macs[net["Name"]] = mac
         else:
             macs.pop(net["Name"], None)
-        return {"IPAMConfig": ipam_cfg, "Links": cfg.get("Links"), "Aliases": aliases or None,
+        return {"IPAMConfig": ipam_cfg, "Links": links or None, "Aliases": aliases or None,
                 "MacAddress": mac, "DriverOpts": cfg.get("DriverOpts"), "GwPriority": cfg.get("GwPriority") or 0,
                 "NetworkID": net["Id"], "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
                 "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
@@ -712,8 +728,20 @@ class NetworkService:
         me = next((c for c in self.containers() if c["Id"] == cid), None)
         if me is None:
             return None
-        nets = {ep["NetworkID"] for n, ep in me["NetworkSettings"]["Networks"].items()
+        mine = {n: ep for n, ep in me["NetworkSettings"]["Networks"].items()
                 if n not in BUILTIN and ep.get("EndpointID")}
+        if not name.startswith("ptr:"):  # legacy links: an alias of this container's endpoint
+            for n, ep in mine.items():   # names the linked container on that network (Docker)
+                for link in ep.get("Links") or []:
+                    target, alias = parse_link(link)
+                    if name in (alias.lower(), f"{alias.lower()}.{n.lower()}"):
+                        hits = self._resolve({ep["NetworkID"]}, target.lower())
+                        if hits:
+                            return hits
+        return self._resolve({ep["NetworkID"] for ep in mine.values()}, name)
+
+    def _resolve(self, nets: set[str], name: str) -> list[str] | None:
+        """Addresses of `name` (or the names of a "ptr:" address) on the networks `nets`."""
         found: list[str] = []
         reverse = name[4:] if name.startswith("ptr:") else ""
         for c in self.containers():
