@@ -138,3 +138,51 @@ def test_exec_detach_keys(sdk, sleeper) -> None:
     with pytest.raises(docker_sdk.errors.APIError) as e:
         api.exec_create(sleeper.id, "cat", stdin=True, tty=True, detach_keys="ctrl-x,")
     assert e.value.status_code == 400
+
+
+def _untar(stream: Any) -> dict[str, bytes]:
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tf:
+        return {m.name: (tf.extractfile(m).read() if m.isfile() else b"") for m in tf}  # type: ignore[union-attr]
+
+
+def test_archive_of_a_stopped_container_sees_volumes_and_binds(sdk, tmp_path: Path) -> None:
+    """docker-py's ArchiveTest: cp from/to a stopped container reaches into its volumes."""
+    api = sdk.api
+    bind = tmp_path / "bind"
+    bind.mkdir()
+    (bind / "host.txt").write_text("from host\n")
+    script = "echo vol-data > /vol1/data.txt; ln -s /etc /vol1/link"
+    cid = api.create_container("busybox", ["sh", "-c", script], volumes=["/vol1"],
+                               host_config=api.create_host_config(binds=[f"{bind}:/bnd:ro"]))["Id"]
+    try:
+        api.start(cid)
+        assert api.wait(cid, timeout=10)["StatusCode"] == 0
+        strm, st = api.get_archive(cid, "/vol1/data.txt")
+        assert st["name"] == "data.txt" and st["size"] == 9
+        assert _untar(strm) == {"data.txt": b"vol-data\n"}
+        strm, st = api.get_archive(cid, "/vol1")
+        assert st["mode"] & (1 << 31)  # a directory
+        assert _untar(strm) == {"vol1": b"", "vol1/data.txt": b"vol-data\n", "vol1/link": b""}
+        assert _untar(api.get_archive(cid, "/bnd/host.txt")[0]) == {"host.txt": b"from host\n"}
+        # symlinks resolve inside the volume, never out of it
+        with pytest.raises(docker_sdk.errors.NotFound):
+            api.get_archive(cid, "/vol1/link/passwd")
+        import io
+        import tarfile
+
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            info = tarfile.TarInfo("put.txt")
+            info.size = 4
+            tf.addfile(info, io.BytesIO(b"put\n"))
+        assert api.put_archive(cid, "/vol1", buf.getvalue())
+        assert _untar(api.get_archive(cid, "/vol1/put.txt")[0]) == {"put.txt": b"put\n"}
+        with pytest.raises(docker_sdk.errors.APIError) as e:
+            api.put_archive(cid, "/bnd", buf.getvalue())
+        assert e.value.status_code == 403
+        assert not (bind / "put.txt").exists()
+    finally:
+        api.remove_container(cid, force=True, v=True)

@@ -257,16 +257,20 @@ async def stats(svc: ContainerService, ref: str, stream: bool, one_shot: bool) -
 # -- docker cp -------------------------------------------------------------------------------
 class ContainerRoot:
     """The container's root as a directory fd: through /proc/<pid>/root while it runs (so
-    volumes and binds are seen), else its overlay mounted on the host."""
+    volumes and binds are seen), else its overlay mounted on the host, with paths under a
+    volume or bind mount resolved inside that mount's source (as dockerd mounts them for
+    archive operations; never mounted here: a symlink in the rootfs can't redirect a mount)."""
 
     def __init__(self, svc: ContainerService, ref: str) -> None:
         self.svc, self.doc = svc, svc.get(ref)
         self.fd = -1
+        self.running = False
 
     def __enter__(self) -> ContainerRoot:
         doc = self.doc
         if doc["State"]["Running"] and doc["State"]["Pid"]:
             self.fd = os.open(f"/proc/{doc['State']['Pid']}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            self.running = True
         else:
             path = self.svc.rootfs.mount(doc)
             self.fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -277,12 +281,41 @@ class ContainerRoot:
         if not self.doc["State"]["Running"]:
             self.svc.rootfs.unmount(self.doc["Id"])
 
+    def mount_of(self, path: str) -> dict[str, Any] | None:
+        """The volume or bind mount `path` (normalised, absolute) lies in, when stopped."""
+        if self.running:
+            return None
+        best: dict[str, Any] | None = None
+        for m in self.doc.get("Mounts") or []:
+            dest = _abs(m.get("Destination") or "/")
+            if m.get("Type") in ("volume", "bind") and m.get("Source") and dest != "/" and \
+                    (path == dest or path.startswith(dest + "/")) and \
+                    (best is None or len(dest) > len(_abs(best["Destination"]))):
+                best = m
+        return best
+
     def open(self, path: str, flags: int) -> int:
-        rel = os.path.normpath("/" + path).lstrip("/") or "."
+        norm = _abs(path)
+        mnt = self.mount_of(norm)
         try:
-            return openat2(self.fd, rel, flags | os.O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+            if mnt is None:
+                return openat2(self.fd, norm.lstrip("/") or ".", flags | os.O_CLOEXEC, 0,
+                               RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+            rel = os.path.relpath(norm, _abs(mnt["Destination"]))
+            if rel == "." and not os.path.isdir(mnt["Source"]):  # a bind-mounted file
+                return os.open(mnt["Source"], flags | os.O_CLOEXEC)
+            src = os.open(mnt["Source"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                return openat2(src, rel, flags | os.O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+            finally:
+                os.close(src)
         except FileNotFoundError:
             raise NotFound(f"Could not find the file {path} in container {self.doc['Name'].lstrip('/')}") from None
+
+
+def _abs(path: str) -> str:
+    """`path` as an absolute, normalised container path (normpath keeps a leading `//`)."""
+    return os.path.normpath("/" + path.lstrip("/"))
 
 
 def _go_mode(st: os.stat_result) -> int:
@@ -303,11 +336,15 @@ def _go_mode(st: os.stat_result) -> int:
 
 def path_stat(svc: ContainerService, ref: str, path: str) -> str:
     with ContainerRoot(svc, ref) as root:
-        parent, name = os.path.split(os.path.normpath("/" + path))
-        pfd = root.open(parent, os.O_PATH | os.O_DIRECTORY)
+        norm = _abs(path)
+        parent, name = os.path.split(norm)
+        mnt = root.mount_of(norm)
+        at_mount = mnt is not None and norm == _abs(mnt["Destination"])
+        # a mount point is the mount's root, not the directory under it
+        pfd = root.open(norm if at_mount else parent, os.O_PATH | (0 if at_mount else os.O_DIRECTORY))
         try:
             try:
-                st = os.stat(name or ".", dir_fd=pfd, follow_symlinks=False)
+                st = os.stat(name or ".", dir_fd=pfd, follow_symlinks=False) if not at_mount else os.fstat(pfd)
             except FileNotFoundError:
                 raise NotFound(f"Could not find the file {path} in container {root.doc['Name'].lstrip('/')}") from None
             link = os.readlink(name, dir_fd=pfd) if stat.S_ISLNK(st.st_mode) else ""
@@ -322,7 +359,7 @@ def path_stat(svc: ContainerService, ref: str, path: str) -> str:
 def write_archive(svc: ContainerService, ref: str, path: str, out: Any) -> None:
     """Tar up `path` (file or directory, never following symlinks out) to `out`."""
     with ContainerRoot(svc, ref) as root:
-        norm = os.path.normpath("/" + path)
+        norm = _abs(path)
         base = os.path.basename(norm) or "."
         fd = root.open(norm, os.O_PATH)
         try:
@@ -334,6 +371,9 @@ def write_archive(svc: ContainerService, ref: str, path: str, out: Any) -> None:
                         _add_tree(tf, dfd, base)
                     finally:
                         os.close(dfd)
+                elif (mnt := root.mount_of(norm)) is not None and norm == _abs(mnt["Destination"]):
+                    with os.fdopen(root.open(norm, os.O_RDONLY), "rb") as fh:  # a bind-mounted file
+                        tf.addfile(_tarinfo(os.fstat(fh.fileno()), base, ""), fh)
                 else:
                     parent, name = os.path.split(norm)
                     pfd = root.open(parent, os.O_PATH | os.O_DIRECTORY)
@@ -401,6 +441,9 @@ def extract_archive(svc: ContainerService, ref: str, path: str, tar_path: str, n
     if doc["HostConfig"].get("ReadonlyRootfs"):
         raise Forbidden("container rootfs is marked read-only")
     with ContainerRoot(svc, ref) as root:
+        mnt = root.mount_of(_abs(path))
+        if mnt is not None and not mnt.get("RW", True):
+            raise Forbidden("mounted volume is marked read-only")
         fd = root.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             with open(tar_path, "rb") as fh:
