@@ -186,3 +186,21 @@ def test_archive_of_a_stopped_container_sees_volumes_and_binds(sdk, tmp_path: Pa
         assert not (bind / "put.txt").exists()
     finally:
         api.remove_container(cid, force=True, v=True)
+
+
+def test_attach_logs_without_stream_replays_and_ends(sdk, daemon) -> None:
+    api = sdk.api
+    cid = api.create_container("busybox", ["sh", "-c", "echo one; echo two >&2"])["Id"]
+    try:
+        api.start(cid)
+        assert api.wait(cid, timeout=10)["StatusCode"] == 0
+        # upgraded (docker-py's attach_socket) …
+        sock = _raw(api.attach_socket(cid, {"logs": 1, "stream": 0, "stdout": 1, "stderr": 1}))
+        frames = _demux(_read_all(sock))
+        assert sorted(frames) == [(1, b"one\n"), (2, b"two\n")]
+        # … and a plain request
+        status, _, body = daemon.request("POST", f"/containers/{cid}/attach?logs=1&stream=0&stdout=1")
+        assert status == 200
+        assert _demux(body) == [(1, b"one\n")]
+    finally:
+        api.remove_container(cid, force=True)

@@ -123,16 +123,19 @@ class AttachSlot:
     """
 
     def __init__(self, svc: ContainerService, ref: str, stdin: bool, stdout: bool, stderr: bool,
-                 detach_keys: str = "") -> None:
+                 detach_keys: str = "", *, logs: bool = False, stream: bool = True) -> None:
         doc = svc.get(ref)
         self.svc, self.cid, self.stdin = svc, doc["Id"], stdin
+        # like dockerd: `logs` replays what the container logged first; without `stream`
+        # the attach ends there (it never waits for the container)
+        self.logs, self.stream, self.outputs = logs, stream, (stdout, stderr)
         # like dockerd: detach keys apply to a TTY container's stdin only
         keys = parse_detach_keys(detach_keys or DEFAULT_DETACH_KEYS)
         self.detach_keys = keys if doc["Config"].get("Tty") else b""
         self.req = {"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr}
         self.shim: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = \
             asyncio.get_running_loop().create_future()
-        if not doc["State"]["Running"]:
+        if not doc["State"]["Running"] and stream:
             svc.pending_attach.setdefault(self.cid, []).append(self.connect)
 
     def abandon(self) -> None:
@@ -156,6 +159,13 @@ class AttachSlot:
 
     async def run(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, early: bytes) -> None:
         try:
+            if self.logs:
+                async for chunk in logs(self.svc, self.cid, stdout=self.outputs[0], stderr=self.outputs[1],
+                                        follow=False, since_ns=0, until_ns=0, tail="all", timestamps=False):
+                    client_w.write(chunk)
+                    await client_w.drain()
+            if not self.stream:
+                return
             if not self.shim.done() and self.svc.get(self.cid)["State"]["Running"]:
                 await self.connect()
             got = await self.shim
@@ -163,6 +173,8 @@ class AttachSlot:
                                                 self.detach_keys):
                 with contextlib.suppress(NotFound):
                     self.svc.emit(self.svc.get(self.cid), "detach")
+        except ConnectionError:
+            pass  # the client went away
         finally:
             pending = self.svc.pending_attach.get(self.cid, [])
             if self.connect in pending:

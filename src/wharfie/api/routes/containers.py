@@ -135,7 +135,8 @@ def register(router: Router, d: Daemon) -> None:
         doc = svc.get(request.params["id"])
         tty = bool(doc["Config"].get("Tty"))
         slot = streams.AttachSlot(svc, doc["Id"], request.flag("stdin"), request.flag("stdout"),
-                                  request.flag("stderr"), request.arg("detachKeys"))
+                                  request.flag("stderr"), request.arg("detachKeys"),
+                                  logs=request.flag("logs"), stream=request.flag("stream"))
         return Hijack(slot.run, RAW if tty else MUX)
 
     @router.route("POST", "/containers/{id}/resize")
