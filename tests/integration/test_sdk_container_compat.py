@@ -204,3 +204,16 @@ def test_attach_logs_without_stream_replays_and_ends(sdk, daemon) -> None:
         assert _demux(body) == [(1, b"one\n")]
     finally:
         api.remove_container(cid, force=True)
+
+
+def test_unknown_log_driver_is_refused_at_create(sdk) -> None:
+    api = sdk.api
+    for config, message in ((docker_sdk.types.LogConfig(type="asdf"), "logger: no log driver named 'asdf' is registered"),
+                            (docker_sdk.types.LogConfig(type="json-file", config={"nope": "1"}),
+                             "unknown log opt 'nope' for json-file log driver")):
+        with pytest.raises(docker_sdk.errors.APIError) as e:
+            api.create_container("busybox", ["true"], host_config=api.create_host_config(log_config=config))
+        assert e.value.status_code == 400 and message in str(e.value.explanation)
+    cid = api.create_container("busybox", ["true"], host_config=api.create_host_config(
+        log_config=docker_sdk.types.LogConfig(type="json-file", config={"max-size": "1m"})))["Id"]
+    api.remove_container(cid)

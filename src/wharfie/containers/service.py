@@ -691,6 +691,10 @@ class ContainerService:
 
 
 RUNTIMES = ("wharfie", "runc")
+# log drivers and the options each takes (json-file: max-size and max-file are applied; the
+# rest are accepted like Docker's)
+LOG_DRIVERS = {"json-file": ("max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex",
+                             "tag")}
 
 
 def runtimes() -> dict[str, dict[str, str]]:
@@ -708,6 +712,13 @@ def _validate_host(host: dict[str, Any]) -> None:
     runtime = host.get("Runtime") or "wharfie"
     if runtime not in runtimes():
         raise InvalidArgument(f"unknown or invalid runtime name: {runtime}")
+    log_config = host.get("LogConfig") or {}
+    driver = log_config.get("Type") or "json-file"
+    if driver not in LOG_DRIVERS:  # the shim writes json-file logs only
+        raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
+    for opt in log_config.get("Config") or {}:
+        if opt not in LOG_DRIVERS[driver]:
+            raise InvalidArgument(f"unknown log opt '{opt}' for {driver} log driver")
     policy = host.get("RestartPolicy") or {}
     name = policy.get("Name") or "no"
     if name not in ("no", "always", "unless-stopped", "on-failure"):
