@@ -217,3 +217,30 @@ def test_unknown_log_driver_is_refused_at_create(sdk) -> None:
     cid = api.create_container("busybox", ["true"], host_config=api.create_host_config(
         log_config=docker_sdk.types.LogConfig(type="json-file", config={"max-size": "1m"})))["Id"]
     api.remove_container(cid)
+
+
+def test_runtime_is_echoed_as_requested(sdk) -> None:
+    api = sdk.api
+    cid = api.create_container("busybox", ["true"], host_config=api.create_host_config(runtime="runc"))["Id"]
+    try:
+        assert api.inspect_container(cid)["HostConfig"]["Runtime"] == "runc"
+        assert sdk.containers.get(cid).attrs["HostConfig"]["Runtime"] == "runc"
+    finally:
+        api.remove_container(cid)
+
+
+def test_commit_parent_is_the_containers_image(sdk) -> None:
+    """docker-py's test_commit: the new image's Parent is the container's image ID."""
+    api = sdk.api
+    cid = api.create_container("busybox", ["touch", "/test"])["Id"]
+    try:
+        api.start(cid)
+        api.wait(cid, timeout=10)
+        image_id = api.commit(cid)["Id"]
+        try:
+            img = api.inspect_image(image_id)
+            assert img["Parent"] == api.inspect_image("busybox")["Id"]
+        finally:
+            api.remove_image(image_id)
+    finally:
+        api.remove_container(cid)
