@@ -244,3 +244,33 @@ def test_commit_parent_is_the_containers_image(sdk) -> None:
             api.remove_image(image_id)
     finally:
         api.remove_container(cid)
+
+
+def test_volume_subpath_mounts_only_that_directory(sdk) -> None:
+    vol = sdk.volumes.create("subpath-vol")
+    try:
+        sdk.containers.run("busybox", ["sh", "-c", "mkdir -p /v/sub/dir && echo in > /v/sub/dir/f && "
+                                      "echo top > /v/top && ln -s /etc /v/esc && ln -s / /v/up"],
+                           volumes={"subpath-vol": {"bind": "/v"}}, remove=True)
+
+        def run(subpath: str, cmd: str) -> bytes:
+            mount = {"Type": "volume", "Source": "subpath-vol", "Target": "/m", "VolumeOptions": {"Subpath": subpath}}
+            return sdk.containers.run("busybox", ["sh", "-c", cmd], remove=True, mounts=[mount])  # type: ignore[no-any-return]
+
+        assert run("sub", "ls /m; cat /m/dir/f") == b"dir\nin\n"
+        assert run("sub/dir", "cat /m/f") == b"in\n"
+        assert run("up", "ls /m") == b"esc\nsub\ntop\nup\n"  # a symlink resolves inside the volume
+        for missing in ("nope", "esc"):  # esc → the volume's /etc, which isn't there
+            with pytest.raises(docker_sdk.errors.APIError) as e:
+                run(missing, "true")
+            assert "cannot access path" in str(e.value.explanation)
+        for bad in ("/sub", "../x", "sub/../../x"):
+            with pytest.raises(docker_sdk.errors.APIError) as e:
+                run(bad, "true")
+            assert e.value.status_code == 400 and "subpath must be a relative path" in str(e.value.explanation)
+        assert run("sub", "echo w > /m/new; echo ok") == b"ok\n"
+        assert run("", "cat /m/sub/new") == b"w\n"
+    finally:
+        for c in sdk.containers.list(all=True):
+            c.remove(force=True)
+        vol.remove()

@@ -305,6 +305,12 @@ class ContainerRoot:
             if rel == "." and not os.path.isdir(mnt["Source"]):  # a bind-mounted file
                 return os.open(mnt["Source"], flags | os.O_CLOEXEC)
             src = os.open(mnt["Source"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            if mnt.get("_subpath"):  # a volume subpath: its own root, resolved inside the volume
+                try:
+                    src = openat2(top := src, mnt["_subpath"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0,
+                                  RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+                finally:
+                    os.close(top)
             try:
                 return openat2(src, rel, flags | os.O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
             finally:

@@ -169,18 +169,26 @@ class RootfsManager:
         finally:
             os.close(root)
 
+    def subpaths(self, cid: str) -> str:
+        """Where volume subpaths are bind-mounted while the container runs (see volumes)."""
+        return str(self.dir(cid) / "subpaths")
+
     def unmount(self, cid: str) -> None:
         from wharfie.linux import mount
 
-        target = self.merged(cid)
-        try:
-            mount.unmount_all_under(target)
-        except OSError:
-            pass
+        for target in (self.merged(cid), self.subpaths(cid)):
+            try:
+                mount.unmount_all_under(target)
+            except OSError:
+                pass
 
     def destroy(self, cid: str) -> None:
+        from wharfie.linux import mount
+
         self.unmount(cid)
         d = self.dir(cid)
+        if mount.mounts_under(str(d)):  # never delete through a mount (a volume's content)
+            raise OSError(f"container {cid[:12]}: mounts remain under {d}")
         if d.exists():
             remove_tree(d)
 

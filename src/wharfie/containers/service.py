@@ -207,7 +207,7 @@ class ContainerService:
         os.makedirs(state_dir, mode=0o700)
         rootfs = self.rootfs.mount(doc)
         self.rootfs.make_workdir(rootfs, doc["Config"].get("WorkingDir") or "/")
-        mounts = self.volumes.runtime_mounts(doc)
+        mounts = self.volumes.runtime_mounts(doc, self.rootfs.subpaths(doc["Id"]))
         spec = build_spec(doc, rootfs, mounts, self.rootfs.etc_files(doc))
         hc = doc["HostConfig"]
         opts = (hc.get("LogConfig") or {}).get("Config") or {}

@@ -211,9 +211,20 @@ class VolumeService:
             return {"Type": "bind", "Source": src, "Destination": dest, "Mode": "", "RW": rw, "Propagation": prop}
         if kind == "volume":
             opts = m.get("VolumeOptions") or {}
+            subpath = opts.get("Subpath") or ""
+            if subpath:  # API ≥ 1.45: mount only this directory of the volume
+                if not src:
+                    raise InvalidArgument("invalid mount config for type \"volume\": must not set Subpath when "
+                                          "using anonymous volumes")
+                if not isinstance(subpath, str) or os.path.isabs(subpath) or ".." in subpath.split("/"):
+                    raise InvalidArgument("invalid mount config for type \"volume\": subpath must be a relative "
+                                          "path within the volume")
             vol = self.create(src, labels=opts.get("Labels"), anonymous=not src)
-            return _volume_mount(vol["Name"], self.data_dir(vol["Name"]), dest, rw, "",
-                                 nocopy=bool(opts.get("NoCopy")))
+            pm = _volume_mount(vol["Name"], self.data_dir(vol["Name"]), dest, rw, "",
+                               nocopy=bool(opts.get("NoCopy")))
+            if subpath:
+                pm["_subpath"] = os.path.normpath(subpath)
+            return pm
         if kind == "tmpfs":
             topts = m.get("TmpfsOptions") or {}
             options = []
@@ -225,22 +236,26 @@ class VolumeService:
                     "Propagation": ""}
         raise InvalidArgument(f"invalid mount config: mount type unknown: {kind!r}")
 
-    def runtime_mounts(self, doc: dict[str, Any]) -> list[oci.Mount]:
-        """OCI mounts for the spec; fills empty volumes from the image (copy-up) first."""
+    def runtime_mounts(self, doc: dict[str, Any], staging: str = "") -> list[oci.Mount]:
+        """OCI mounts for the spec; fills empty volumes from the image (copy-up) first. A
+        volume subpath is bind-mounted on `staging/<n>` first (the caller unmounts it)."""
         rootfs = doc["GraphDriver"]["Data"]["MergedDir"]
         out = []
-        for m in doc.get("Mounts") or []:
+        for i, m in enumerate(doc.get("Mounts") or []):
             ro = [] if m["RW"] else ["ro"]
             if m["Type"] == "tmpfs":
                 out.append(oci.Mount(m["Destination"], "tmpfs", "tmpfs",
                                      ["nosuid", "nodev", *ro, *[o for o in m["Mode"].split(",") if o]]))
                 continue
+            source = m["Source"]
             if m["Type"] == "volume":
                 self._mount_data_if_needed(m["Name"])
-                if not m.get("_nocopy"):
+                if m.get("_subpath"):
+                    source = _stage_subpath(m["Source"], m["_subpath"], os.path.join(staging, str(i)))
+                elif not m.get("_nocopy"):
                     self._copy_up(rootfs, m["Destination"], m["Source"])
             prop = m.get("Propagation") or "rprivate"
-            out.append(oci.Mount(m["Destination"], "bind", m["Source"], ["rbind", *ro, prop]))
+            out.append(oci.Mount(m["Destination"], "bind", source, ["rbind", *ro, prop]))
         return out
 
     def _mount_data_if_needed(self, name: str) -> None:
@@ -299,6 +314,39 @@ def _volume_mount(name: str, source: str, dest: str, rw: bool, mode: str, nocopy
     if nocopy:
         m["_nocopy"] = True
     return m
+
+
+def _stage_subpath(data_dir: str, subpath: str, target: str) -> str:
+    """Bind the volume's `subpath` on `target` and return it. The subpath resolves inside the
+    volume (symlinks scoped to it) and the bind takes the very directory that resolved, so a
+    container that swaps a path component for a symlink meanwhile can't redirect the mount."""
+    import stat
+
+    from wharfie.linux import mount
+    from wharfie.linux.openat2 import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
+
+    if not target:
+        raise InvalidArgument("volume subpath: no staging directory")
+    root = os.open(data_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = openat2(root, subpath, os.O_PATH | os.O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+    except OSError as e:
+        raise InvalidArgument(f"cannot access path {os.path.join(data_dir, subpath)}: {e.strerror}") from None
+    finally:
+        os.close(root)
+    try:
+        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+        if mount.is_mountpoint(target):
+            mount.umount(target, mount.MNT_DETACH)
+        if not os.path.lexists(target):
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.mkdir(target, 0o700)
+            else:
+                os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        mount.mount(f"/proc/self/fd/{fd}", target, None, mount.MS_BIND)
+    finally:
+        os.close(fd)
+    return target
 
 
 def _check_options(options: dict[str, str]) -> None:
