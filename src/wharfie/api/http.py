@@ -269,7 +269,10 @@ class Connection:
 
     async def _watch_hangup(self) -> None:
         while True:
-            data = await self.reader.read(READ_SIZE)
+            try:
+                data = await self.reader.read(READ_SIZE)
+            except OSError:  # reset, broken pipe: a hang-up as well
+                return
             if not data:
                 return
             self.h11.receive_data(data)  # a pipelined request: keep it for the next cycle
