@@ -54,6 +54,12 @@ class Unavailable(WharfieError):
     status = 503
 
 
+class NotImplementedByDriver(WharfieError):
+    """The configured driver cannot do this (e.g. `logs` with the `none` log driver). 501."""
+
+    status = 501
+
+
 class ImageNotFound(NotFound):
     """An image reference resolves to nothing. Docker's text: `No such image: ref`."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -117,3 +118,19 @@ def test_stdin_stays_open_across_attaches_unless_stdin_once(sdk) -> None:
         assert sdk.api.logs(once).decode() == "got x\nclosed\n"
     finally:
         sdk.api.remove_container(once, force=True)
+
+
+def test_none_log_driver(sdk, docker) -> None:  # type: ignore[no-untyped-def]
+    """`--log-driver none`: the container runs and attached output still flows; nothing is
+    stored, so `logs` says the driver can't read (501), like Docker."""
+    assert sdk.containers.run("busybox", "echo hello", log_config={"type": "none"}, remove=True) is None
+    r = docker("run", "--log-driver", "none", "--rm", "busybox", "echo", "attached")
+    assert r.rc == 0 and r.out == "attached\n"
+    cid = docker.ok("run", "-d", "--log-driver", "none", "busybox", "echo", "x").strip()
+    try:
+        docker.ok("wait", cid)
+        logs = docker("logs", cid)
+        assert logs.rc != 0 and "configured logging driver does not support reading" in logs.err
+        assert json.loads(docker.ok("inspect", cid))[0]["LogPath"] == ""
+    finally:
+        docker.ok("rm", cid)

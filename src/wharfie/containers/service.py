@@ -140,7 +140,8 @@ class ContainerService:
             doc["_wharfie"]["embedded_dns"] = self.network.uses_embedded_dns(doc)
         cdir = self.root / cid
         cdir.mkdir(mode=0o710)
-        doc["LogPath"] = str(cdir / f"{cid}-json.log")
+        if doc["HostConfig"]["LogConfig"]["Type"] != "none":
+            doc["LogPath"] = str(cdir / f"{cid}-json.log")
         doc["_wharfie"]["chain"] = self.images.db.image_chain(image.id)
         try:
             doc["Mounts"] = await asyncio.to_thread(self.volumes.plan_mounts, doc)
@@ -694,7 +695,8 @@ RUNTIMES = ("wharfie", "runc")
 # log drivers and the options each takes (json-file: max-size and max-file are applied; the
 # rest are accepted like Docker's)
 LOG_DRIVERS = {"json-file": ("max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex",
-                             "tag")}
+                             "tag"),
+               "none": ()}  # nothing stored: attach still streams, `logs` can't read
 
 
 def runtimes() -> dict[str, dict[str, str]]:
@@ -714,7 +716,7 @@ def _validate_host(host: dict[str, Any]) -> None:
         raise InvalidArgument(f"unknown or invalid runtime name: {runtime}")
     log_config = host.get("LogConfig") or {}
     driver = log_config.get("Type") or "json-file"
-    if driver not in LOG_DRIVERS:  # the shim writes json-file logs only
+    if driver not in LOG_DRIVERS:  # the shim writes json-file logs (or none)
         raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
     for opt in log_config.get("Config") or {}:
         if opt not in LOG_DRIVERS[driver]:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from wharfie.containers.service import ContainerService, StartError
-from wharfie.errors import Conflict, InvalidArgument, NotFound, WharfieError
+from wharfie.errors import Conflict, InvalidArgument, NotFound, NotImplementedByDriver, WharfieError
 from wharfie.runtime import logfile
 
 STREAM_IDS = {"stdout": 1, "stderr": 2}
@@ -159,7 +159,7 @@ class AttachSlot:
 
     async def run(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, early: bytes) -> None:
         try:
-            if self.logs:
+            if self.logs and self.svc.get(self.cid)["LogPath"]:  # (the `none` driver has nothing)
                 async for chunk in logs(self.svc, self.cid, stdout=self.outputs[0], stderr=self.outputs[1],
                                         follow=False, since_ns=0, until_ns=0, tail="all", timestamps=False):
                     client_w.write(chunk)
@@ -334,9 +334,15 @@ def _frame(stream: str, data: bytes, tty: bool) -> bytes:
     return struct.pack(">BxxxI", STREAM_IDS.get(stream, 1), len(data)) + data
 
 
+def check_readable_logs(doc: dict[str, Any]) -> None:
+    if not doc["LogPath"]:  # the `none` log driver stores nothing
+        raise NotImplementedByDriver("configured logging driver does not support reading")
+
+
 async def logs(svc: ContainerService, ref: str, *, stdout: bool, stderr: bool, follow: bool,
                since_ns: int, until_ns: int, tail: str, timestamps: bool) -> AsyncIterator[bytes]:
     doc = svc.get(ref)
+    check_readable_logs(doc)
     tty = bool(doc["Config"].get("Tty"))
     path = doc["LogPath"]
     want = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}

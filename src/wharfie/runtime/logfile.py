@@ -44,6 +44,19 @@ def parse_size(value: str) -> int:
     return int(v)
 
 
+class NoLog:
+    """The `none` log driver: output goes to attached clients only."""
+
+    def write(self, stream: str, data: bytes) -> None:
+        pass
+
+    def flush_partial(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class LogWriter:
     """Appends entries; rotates when the file would exceed max_size."""
 

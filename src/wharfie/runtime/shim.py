@@ -34,7 +34,13 @@ import sys
 import time
 from typing import Any
 
-from wharfie.runtime.logfile import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, LogWriter, rfc3339nano
+from wharfie.runtime.logfile import (
+    DEFAULT_MAX_FILE,
+    DEFAULT_MAX_SIZE,
+    LogWriter,
+    NoLog,
+    rfc3339nano,
+)
 
 READ = 64 * 1024
 STDIN_HIGH_WATER = 1 << 20
@@ -140,8 +146,9 @@ class Shim:
         self.waiters: list[Client] = []
         self.pending_start: list[Client] = []
         self.status = "created"
-        self.log = LogWriter(self.opts["log_path"], int(self.opts.get("max_size", DEFAULT_MAX_SIZE)),
-                             int(self.opts.get("max_file", DEFAULT_MAX_FILE)))
+        self.log: LogWriter | NoLog = LogWriter(
+            self.opts["log_path"], int(self.opts.get("max_size", DEFAULT_MAX_SIZE)),
+            int(self.opts.get("max_file", DEFAULT_MAX_FILE))) if self.opts.get("log_path") else NoLog()
         self.cgroup: Any = None
         self.exit_info: dict[str, Any] | None = None
         self.go_w = self.err_r = -1

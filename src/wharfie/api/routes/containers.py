@@ -154,6 +154,7 @@ def register(router: Router, d: Daemon) -> None:
         stdout, stderr = request.flag("stdout"), request.flag("stderr")
         if not (stdout or stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
+        streams.check_readable_logs(doc)  # an HTTP error, before the stream starts
         since, until = _timestamp_ns(request.arg("since")), _timestamp_ns(request.arg("until"))
         body = streams.logs(svc, doc["Id"], stdout=stdout, stderr=stderr, follow=request.flag("follow"),
                             since_ns=since, until_ns=until, tail=request.arg("tail") or "all",
