@@ -179,7 +179,7 @@ class Builder:
 
     # -- instructions ------------------------------------------------------------------------
     async def _dispatch(self, stage: Stage, cmd: ins.Instruction) -> None:
-        env = {**stage.args, **dict(e.split("=", 1) for e in stage.config.get("Env") or [] if "=" in e)}
+        env = stage.expansion_env()
         expanded = cmd.expand(Expander(env)) if hasattr(cmd, "expand") else cmd
         if isinstance(expanded, ins.Run) and not set(expanded.flags_used) <= {"mount", "network"}:
             ins.check_legacy(expanded)  # beyond the legacy builder: RUN --mount/--network, --chmod
@@ -353,7 +353,7 @@ class Builder:
         variables as written (so a shell script's own `$x` survives)."""
         from wharfie.build.dockerfile.shell import Lexer
 
-        env = {**stage.args, **dict(e.split("=", 1) for e in stage.config.get("Env") or [] if "=" in e)}
+        env = stage.expansion_env()
         lexer = Lexer("\\", skip_process_quotes=True, skip_unset_env=True)
         return lambda data: lexer.process_word(data, env)
 

@@ -51,6 +51,10 @@ class Stage:
     cache_hits: int = 0
     chain_cached: bool = True          # every step so far came from the cache
 
+    def expansion_env(self) -> dict[str, str]:
+        """What Dockerfile variables expand against: the ARGs in scope, then ENV (ENV wins)."""
+        return {**self.args, **dict(e.split("=", 1) for e in self.config.get("Env") or [] if "=" in e)}
+
     def env_for_run(self) -> list[str]:
         """RUN sees the image's ENV plus the ARGs in scope (ENV wins)."""
         env = list(self.config.get("Env") or [])

@@ -491,8 +491,16 @@ def changes(svc: ContainerService, ref: str) -> list[dict[str, Any]]:
             if stat.S_ISDIR(st.st_mode):
                 dirs.add(path)
     keep = {p: k for p, k in found.items() if not _runtime_path(p)}
+    above = {a for q in keep for a in _ancestors(q)}  # directories with a change below them
     return [{"Path": p, "Kind": k} for p, k in sorted(keep.items())
-            if not (k == CHANGE_MODIFIED and p in dirs and not any(q.startswith(p + "/") for q in keep))]
+            if not (k == CHANGE_MODIFIED and p in dirs and p not in above)]
+
+
+def _ancestors(path: str) -> list[str]:
+    out = []
+    while (path := os.path.dirname(path)) != "/":
+        out.append(path)
+    return out
 
 
 def _runtime_path(path: str) -> bool:
