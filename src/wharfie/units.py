@@ -1,4 +1,5 @@
-"""Human-readable units the way Docker prints them (go-units), shared by daemon and CLI."""
+"""Human-readable units the way Docker prints them (go-units) and Go durations, shared by the
+daemon (progress messages, status texts) and the CLI."""
 
 
 def human_duration(seconds: float) -> str:
@@ -48,3 +49,37 @@ def _decimal(value: int, unit: int) -> str:
     if not frac:
         return str(whole)
     return f"{whole}." + f"{frac:0{len(str(unit)) - 1}d}".rstrip("0")
+
+
+_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
+def _size_and_unit(size: float, base: float, units: tuple[str, ...]) -> tuple[float, str]:
+    i = 0
+    while size >= base and i < len(units) - 1:
+        size /= base
+        i += 1
+    return size, units[i]
+
+
+def _go_g(value: float, precision: int) -> str:
+    """Go's ``%.*g``."""
+    return f"{value:.{precision}g}"
+
+
+def human_size_with_precision(size: float, precision: int) -> str:
+    """go-units ``HumanSizeWithPrecision``: decimal units (``1.98MB``, ``4.1kB``)."""
+    value, unit = _size_and_unit(float(size), 1000.0, _DECIMAL)
+    return _go_g(value, precision) + unit
+
+
+def human_size(size: float) -> str:
+    """go-units ``HumanSize`` (4 significant digits)."""
+    return human_size_with_precision(size, 4)
+
+
+def bytes_size(size: float) -> str:
+    """go-units ``BytesSize``: binary units (``15.62GiB``)."""
+    value, unit = _size_and_unit(float(size), 1024.0, _BINARY)
+    return _go_g(value, 4) + unit

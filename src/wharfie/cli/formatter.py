@@ -13,44 +13,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wharfie.cli.command import CLIError
-from wharfie.units import human_duration  # noqa: F401  (re-exported for the commands)
+from wharfie.units import (  # noqa: F401  (re-exported for the commands)
+    bytes_size,
+    human_duration,
+    human_size,
+    human_size_with_precision,
+)
 
 TABLE = "table"
 JSON_FORMAT = "{{json .}}"
-
-_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-
-
-def _size_and_unit(size: float, base: float, units: tuple[str, ...]) -> tuple[float, str]:
-    i = 0
-    while size >= base and i < len(units) - 1:
-        size /= base
-        i += 1
-    return size, units[i]
-
-
-def _go_g(value: float, precision: int) -> str:
-    """Go's ``%.*g``."""
-    return f"{value:.{precision}g}"
-
-
-def human_size_with_precision(size: float, precision: int) -> str:
-    """go-units ``HumanSizeWithPrecision``: decimal units (``1.98MB``, ``4.1kB``)."""
-    value, unit = _size_and_unit(float(size), 1000.0, _DECIMAL)
-    return _go_g(value, precision) + unit
-
-
-def human_size(size: float) -> str:
-    """go-units ``HumanSize`` (4 significant digits)."""
-    return human_size_with_precision(size, 4)
-
-
-def bytes_size(size: float) -> str:
-    """go-units ``BytesSize``: binary units (``15.62GiB``)."""
-    value, unit = _size_and_unit(float(size), 1024.0, _BINARY)
-    return _go_g(value, 4) + unit
-
 
 def since(unix: float, now: float | None = None) -> str:
     """``"<HumanDuration> ago"`` for a unix timestamp."""

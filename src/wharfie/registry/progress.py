@@ -13,19 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from wharfie.units import human_size
+
 Message = dict[str, Any]
 Emit = Callable[[Message], None]
 INTERVAL = 0.1
-
-
-def human_size(size: float) -> str:
-    """go-units HumanSize: decimal units, 4 significant digits ("1.23MB", "512B")."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.4g}{units[i]}"
 
 
 def bar(current: int, total: int) -> str:
