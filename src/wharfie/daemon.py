@@ -194,12 +194,11 @@ class Daemon:
         threads."""
         with self._registry_lock:
             if self._registry is None:
-                from wharfie.registry.endpoints import RegistryConfig, validate_mirror
+                from wharfie.registry.endpoints import RegistryConfig
                 from wharfie.registry.service import RegistryService
 
-                mirrors = [validate_mirror(m) for m in self.config.registry_mirrors]
-                self._registry = RegistryService(self.images, self.events,
-                                                 RegistryConfig(list(self.config.insecure_registries), mirrors))
+                config = RegistryConfig(list(self.config.insecure_registries), list(self.config.registry_mirrors))
+                self._registry = RegistryService(self.images, self.events, config)  # (mirrors checked at start)
             return self._registry
 
     def _daemon_id(self) -> str:
@@ -299,7 +298,7 @@ def raise_fd_limit() -> None:
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard and (hard == resource.RLIM_INFINITY or soft < hard):
+    if soft != hard:  # (soft never exceeds a finite hard limit)
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         except (ValueError, OSError) as e:

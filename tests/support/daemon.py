@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -142,8 +143,11 @@ class WharfieDaemon:
             subprocess.run(["umount", "-l", m], capture_output=True)
         for br in bridges:  # the default bridge and any user network's left behind, and our nft table
             subprocess.run(["ip", "link", "del", br], capture_output=True)
-        table = "wharfie_" + "".join(c if c.isalnum() else "_" for c in self.bridge)
-        subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True)
+        from wharfie.network import nat
+        from wharfie.network.service import NetSettings
+
+        with contextlib.suppress(Exception):  # (none there: the daemon removed it, or never made it)
+            nat.delete(NetSettings(bridge=self.bridge).table)
 
     def bridges(self) -> list[str]:
         """Bridges this daemon made: its default one, and those of its user networks."""

@@ -202,11 +202,6 @@ def detach(sandbox: str, address: str) -> None:
                 return
 
 
-def bring_up_loopback(sandbox: str) -> None:
-    with in_netns(sandbox) as ipr:
-        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-
-
 def routes_v4() -> list[ipaddress.IPv4Network]:
     """The host's IPv4 routes (to keep new subnets off networks the host already reaches)."""
     out = []

@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 from wharfie.linux import mount, ns
-
-T = TypeVar("T")
-_lock = threading.Lock()
 
 
 def _host_fd() -> int:
@@ -42,11 +38,6 @@ def inside(path: str) -> Iterator[None]:
     finally:
         os.close(target)
         os.close(home)
-
-
-def run_in(path: str, fn: Callable[[], T]) -> T:
-    with inside(path):
-        return fn()
 
 
 def create(path: str) -> None:

@@ -235,15 +235,14 @@ class NetworkService:
     def _apply_rules(self) -> None:
         with self.rules_lock:
             nets = [nat.NetRules(d["_bridge"], d["IPAM"]["Config"][0]["Subnet"], bool(d["Internal"]),
-                                 (d.get("Options") or {}).get(OPT + "enable_ip_masquerade", "true").strip().lower()
-                                 not in ("0", "f", "false", "no"))  # lenient: never fail the whole table
+                                 _opt_bool(d.get("Options") or {}, OPT + "enable_ip_masquerade"))  # (checked at create)
                     for d in self.store.all() if d["Driver"] == "bridge"]
             rules = [nat.PortRule(b.proto, b.host_ip, b.host_port, p.address, b.port)
                      for p in self.published.values() if p.address for b in p.rules]
             self._firewall().apply(self.settings.table, nets, rules)
 
     def _firewall(self) -> Any:
-        """nat.py (nftables) or its iptables twin: the same apply/delete."""
+        """nat.py (nftables) or its iptables twin: the same apply."""
         if not self.settings.firewall:
             self.settings.firewall = "nftables" if nat.available() else "iptables"
             log.info("firewall backend: %s", self.settings.firewall)
@@ -268,7 +267,7 @@ class NetworkService:
                                     "IPv6Address": ""}
         return out
 
-    def inspect(self, ref: str, verbose: bool = False) -> Doc:
+    def inspect(self, ref: str) -> Doc:
         d = self.get(ref)
         return {**public(d), "Containers": self._endpoints(d["Id"])}
 
@@ -305,12 +304,12 @@ class NetworkService:
         return out
 
     # -- create / remove ---------------------------------------------------------------------
-    async def create(self, body: dict[str, Any]) -> tuple[str, str]:
+    async def create(self, body: dict[str, Any]) -> str:
         if not isinstance(body, dict) or not isinstance(body.get("Name"), str):
             raise InvalidArgument("invalid name: name is empty")
         doc = await asyncio.to_thread(self._create_sync, body)
         self.events.publish("network", "create", doc["Id"], {"name": doc["Name"], "type": doc["Driver"]})
-        return doc["Id"], ""
+        return str(doc["Id"])
 
     def _create_sync(self, body: dict[str, Any]) -> Doc:
         with self.net_lock:  # two creates never pick the same subnet (or bridge name)
@@ -593,12 +592,10 @@ class NetworkService:
                 raise Conflict(f"Address already in use: {address}")
         else:
             pool = net["IPAM"]["Config"][0].get("IPRange")  # --ip-range: dynamic addresses from there
-            for _ in range(64):
-                address = ipam.next_free(subnet, self.store.used(net["Id"]),
-                                         ipaddress.IPv4Network(pool) if pool else None)
-                if self.store.lease(net["Id"], address, cid):
-                    break
-            else:
+            # under net_lock (every lease is): nothing can take the address in between
+            address = ipam.next_free(subnet, self.store.used(net["Id"]),
+                                     ipaddress.IPv4Network(pool) if pool else None)
+            if not self.store.lease(net["Id"], address, cid):
                 raise Conflict(f"no available IPv4 addresses on network {net['Name']}")
         eid = secrets.token_hex(32)
         mac = self._desired_mac(doc, net["Name"]) or bridge.mac_for(address)

@@ -25,8 +25,7 @@ def register(router: Router, d: Daemon) -> None:
     @router.route("POST", "/networks/create")
     async def network_create(request: Request) -> Response:
         body = await request.json()
-        nid, warning = await nets.create(body or {})
-        return json_response({"Id": nid, "Warning": warning}, 201)
+        return json_response({"Id": await nets.create(body or {}), "Warning": ""}, 201)
 
     @router.route("POST", "/networks/prune")
     async def network_prune(request: Request) -> Response:
@@ -34,7 +33,7 @@ def register(router: Router, d: Daemon) -> None:
 
     @router.route("GET", "/networks/{id}")
     async def network_inspect(request: Request) -> Response:
-        return json_response(nets.inspect(request.params["id"], request.flag("verbose")))
+        return json_response(nets.inspect(request.params["id"]))
 
     @router.route("DELETE", "/networks/{id}")
     async def network_remove(request: Request) -> Response:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from wharfie import API_VERSION, MIN_API_VERSION, __version__
 from wharfie.api.http import Request, Response, json_response
-from wharfie.api.server import Router, error_response
+from wharfie.api.server import Router, error_response, version_tuple
 from wharfie.containers.service import runtimes
 from wharfie.errors import InvalidArgument
 from wharfie.events import Event
@@ -49,7 +49,6 @@ def register(router: Router, d: Daemon) -> None:
 
     @router.route("GET", "/system/df")
     async def disk_usage(request: Request) -> Response:
-        from wharfie.api.server import version_tuple
         from wharfie.usage import disk_usage
 
         return json_response(await asyncio.to_thread(disk_usage, d.images, d.containers, d.volumes,
