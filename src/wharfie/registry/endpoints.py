@@ -17,7 +17,6 @@ from wharfie.errors import InvalidArgument
 from wharfie.oci.reference import DEFAULT_DOMAIN
 
 HUB_ENDPOINT = "registry-1.docker.io"
-HUB_AUTH_KEY = "https://index.docker.io/v1/"
 
 
 @dataclass(frozen=True)

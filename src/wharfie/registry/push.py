@@ -167,7 +167,6 @@ def _manifest(config: bytes, config_digest: str, layers: list[LayerDesc]) -> byt
 def put_manifest(session: Session, repo: str, tag: str, manifest: bytes) -> str:
     resp = session.request("PUT", f"/v2/{repo}/manifests/{tag}", content=manifest,
                            headers={"Content-Type": mt.DOCKER_MANIFEST}, idempotent=False)
-    resp.read()
     if resp.status_code not in (200, 201, 202):
         raise error_for(resp, "failed to upload the manifest")
     return dg.of_bytes(manifest)

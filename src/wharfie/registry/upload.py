@@ -29,7 +29,6 @@ def start(session: Session, repo: str) -> str:
     """Open an upload session; returns its absolute location."""
     url = session.url(f"/v2/{repo}/blobs/uploads/")
     resp = session.request("POST", url, headers={"Content-Length": "0"}, content=b"", idempotent=False)
-    resp.read()
     if resp.status_code != 202 or "location" not in resp.headers:
         raise error_for(resp, "failed to start a blob upload")
     return session.resolve(resp.headers["location"], url)
@@ -58,7 +57,6 @@ def mount(session: Session, repo: str, digest: str, source_repo: str) -> bool:
     """Try a cross-repository mount; False when the registry started an upload instead."""
     url = session.url(f"/v2/{repo}/blobs/uploads/?mount={quote(digest, safe='')}&from={quote(source_repo, safe='/')}")
     resp = session.request("POST", url, headers={"Content-Length": "0"}, content=b"", idempotent=False)
-    resp.read()
     if resp.status_code == 201:
         return True
     if resp.status_code == 202 and "location" in resp.headers:
@@ -74,7 +72,6 @@ def put_bytes(session: Session, repo: str, data: bytes, digest: str) -> None:
     location = start(session, repo)
     resp = session.request("PUT", _with_digest(location, digest), content=data,
                            headers={"Content-Type": OCTET}, idempotent=False)
-    resp.read()
     if resp.status_code not in (201, 204):
         raise error_for(resp, f"failed to upload blob {digest}")
 
@@ -106,7 +103,6 @@ class ChunkedUpload:
         end = self.sent + len(body) - 1
         resp = self.session.request("PATCH", self.location, content=body, idempotent=False,
                                     headers={"Content-Type": OCTET, "Content-Range": f"{self.sent}-{end}"})
-        resp.read()
         if resp.status_code != 202:
             raise error_for(resp, "blob upload failed")
         self.sent += len(body)
@@ -122,7 +118,6 @@ class ChunkedUpload:
             headers["Content-Range"] = f"{self.sent}-{self.sent + len(body) - 1}"
         resp = self.session.request("PUT", _with_digest(self.location, digest), content=body,
                                     headers=headers, idempotent=False)
-        resp.read()
         if resp.status_code not in (201, 204):
             raise error_for(resp, f"failed to upload blob {digest}")
         return digest, self.size

@@ -183,7 +183,7 @@ class Registry:
         m, actual = await run(_parse_manifest, data, req.headers.get("content-type", ""))
         if tag is None and actual != ref:
             raise RegistryError("DIGEST_INVALID", f"manifest digest {actual} does not match {ref}")
-        digest = await run(self.storage.put_manifest, name, data, m, tag)
+        digest = await run(self.storage.put_manifest, name, data, m, tag, actual)
         headers = [("Location", f"/v2/{name}/manifests/{digest}"), ("Docker-Content-Digest", digest)]
         if m.subject:
             headers.append(("OCI-Subject", m.subject))
@@ -253,7 +253,7 @@ class Registry:
         if mount:
             names.check_digest(mount)
             can_mount = bool(source and names.NAME_RE.match(source))
-            if can_mount and await run(self.storage.mountable, mount, source):
+            if can_mount and await run(self.storage.visible, source, mount):
                 await run(self.storage.link_blob, name, mount)
                 return self._blob_created(name, mount)
             # not mountable: fall back to a fresh session (202), as the spec asks

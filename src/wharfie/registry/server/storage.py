@@ -31,10 +31,6 @@ from wharfie.registry.server.manifests import Manifest, referrer_descriptor
 from wharfie.registry.server.manifests import parse as parse_manifest
 
 
-def fsync_dir(path: Path) -> None:
-    store.fsync_dir(path)
-
-
 def make_dirs(path: Path) -> None:
     """mkdir -p, fsyncing the parent of each directory it creates (else a power loss can
     drop a new directory, and the files renamed into it, after we answered 201)."""
@@ -45,7 +41,7 @@ def make_dirs(path: Path) -> None:
         path.mkdir()
     except FileExistsError:
         pass  # a concurrent request made it, maybe not yet durably: fsync anyway
-    fsync_dir(path.parent)
+    store.fsync_dir(path.parent)
 
 
 class Storage:
@@ -62,13 +58,10 @@ class Storage:
     # -- small files -----------------------------------------------------------------------
     def _write_atomic(self, path: Path, data: bytes) -> None:
         tmp = self.blobs.ingest_dir / uuid.uuid4().hex
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        self._write_file(tmp, data)
         make_dirs(path.parent)
         os.rename(tmp, path)
-        fsync_dir(path.parent)
+        store.fsync_dir(path.parent)
 
     def commit_blob(self, tmp: Path, digest: str) -> None:
         """Move a verified, fsynced temp file into the blob store (a no-op if already there)."""
@@ -78,7 +71,7 @@ class Storage:
             os.utime(final)  # fresh again: a GC grace period must not take it mid-push
             return
         os.rename(tmp, final)
-        fsync_dir(final.parent)
+        store.fsync_dir(final.parent)
 
     # -- repositories ----------------------------------------------------------------------
     def repo(self, name: str) -> Path:
@@ -125,23 +118,23 @@ class Storage:
         except FileNotFoundError:
             raise RegistryError("BLOB_UNKNOWN", f"blob {digest} unknown to repository {name}") from None
 
-    def mountable(self, digest: str, source: str) -> bool:
-        """Can `digest` be mounted from `source`? (Only from a repo where it is visible.)"""
+    def visible(self, name: str, digest: str) -> bool:
+        """Is the blob linked into repository `name`? (Only then can it be mounted from it.)"""
         try:
-            self.blob_size(source, digest)
+            self.blob_size(name, digest)
             return True
         except RegistryError:
             return False
 
     # -- manifests and tags --------------------------------------------------------------------
-    def put_manifest(self, name: str, data: bytes, m: Manifest, tag: str | None) -> str:
-        missing = [d for d in m.blobs if not self._blob_visible(name, d)]
+    def put_manifest(self, name: str, data: bytes, m: Manifest, tag: str | None, digest: str) -> str:
+        """Store a parsed manifest whose `digest` the caller computed (from `data`)."""
+        missing = [d for d in m.blobs if not self.visible(name, d)]
         missing += [d for d in m.manifests if not self._revision(name, d).exists()]
         if missing:
             raise RegistryError(
                 "MANIFEST_BLOB_UNKNOWN", f"manifest references {len(missing)} unknown blob(s)",
                 detail=[{"digest": d} for d in missing])
-        digest = dg.of_bytes(data)
         if not self.blobs.exists(digest):
             tmp = self.blobs.ingest_dir / uuid.uuid4().hex
             self._write_file(tmp, data)
@@ -153,13 +146,6 @@ class Storage:
         if tag:
             self._write_atomic(self.repo(name) / "_manifests" / "tags" / tag, digest.encode())
         return digest
-
-    def _blob_visible(self, name: str, digest: str) -> bool:
-        try:
-            self.blob_size(name, digest)
-            return True
-        except RegistryError:
-            return False
 
     @staticmethod
     def _write_file(path: Path, data: bytes) -> None:
