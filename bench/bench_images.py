@@ -107,14 +107,16 @@ def remove_workdir(base: Path) -> None:
     subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
-def private_dockerd(base: Path) -> tuple[subprocess.Popen[bytes], str, float] | None:
+def private_dockerd(base: Path, network: tuple[str, ...] = ("--bridge", "none", "--iptables=false"),
+                    ) -> tuple[subprocess.Popen[bytes], str, float] | None:
+    """A dockerd of the bench's own (socket, data root); no networking unless `network` says."""
     if not shutil.which("dockerd"):
         return None
     sock = str(base / "dockerd.sock")
     t = time.monotonic()
     proc = subprocess.Popen(["dockerd", "-H", f"unix://{sock}", "--data-root", str(base / "docker-data"),
                              "--exec-root", str(base / "docker-exec"), "--pidfile", str(base / "dockerd.pid"),
-                             "--bridge", "none", "--iptables=false", "--storage-driver", "overlay2"],
+                             *network, "--storage-driver", "overlay2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while time.monotonic() - t < 60:
         if ping(sock):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,19 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import imagegen  # noqa: E402
-from bench_images import env_for, ping, print_table, remove_workdir  # noqa: E402
+from bench_images import env_for, print_table, private_dockerd, remove_workdir  # noqa: E402
 from support.daemon import WharfieDaemon  # noqa: E402
+from support.distribution import free_port  # noqa: E402
 
 HTTPD = ["sh", "-c", "mkdir -p /www && echo ok > /www/small && dd if=/dev/zero of=/www/big bs=1M count=$MB "
          "2>/dev/null && exec httpd -f -p 80 -h /www"]
 DOCKER_BRIDGE = "whbdock0"
 DOCKER_BIP = "10.199.0.1/24"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(port: int, path: str) -> int:
@@ -112,18 +106,8 @@ def private_dockerd_with_bridge(base: Path) -> tuple[subprocess.Popen[bytes], st
     subprocess.run(["ip", "link", "add", DOCKER_BRIDGE, "type", "bridge"], capture_output=True)
     subprocess.run(["ip", "addr", "replace", DOCKER_BIP, "dev", DOCKER_BRIDGE], check=True)
     subprocess.run(["ip", "link", "set", DOCKER_BRIDGE, "up"], check=True)
-    sock = str(base / "dockerd.sock")
-    proc = subprocess.Popen(["dockerd", "-H", f"unix://{sock}", "--data-root", str(base / "docker-data"),
-                             "--exec-root", str(base / "docker-exec"), "--pidfile", str(base / "dockerd.pid"),
-                             "--bridge", DOCKER_BRIDGE, "--storage-driver", "overlay2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t = time.monotonic()
-    while time.monotonic() - t < 60:
-        if ping(sock):
-            return proc, sock
-        time.sleep(0.05)
-    proc.kill()
-    return None
+    started = private_dockerd(base, ("--bridge", DOCKER_BRIDGE))
+    return started[:2] if started else None
 
 
 def drop_docker_rules() -> None:
